@@ -1,0 +1,76 @@
+"""Use cases on cases: create, find, list, rename, close."""
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from dfdesk.services import audit
+from dfdesk.store.tables import Case
+
+
+class CaseError(Exception):
+    """A case operation that cannot be done (unknown case, name taken, empty name)."""
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise CaseError("a case needs a name")
+    if len(name) > 200:
+        raise CaseError("a case name is limited to 200 characters")
+    return name
+
+
+def create_case(session: Session, name: str, actor: str, number: str = "", description: str = "") -> Case:
+    name = _clean_name(name)
+    if session.scalar(select(Case.id).where(Case.name == name)) is not None:
+        raise CaseError(f"a case named {name!r} already exists")
+    case = Case(name=name, number=number.strip(), description=description, created_by=actor)
+    session.add(case)
+    session.flush()
+    audit.record(session, actor, "case.create", case_id=case.id, name=name, number=case.number)
+    return case
+
+
+def find_case(session: Session, name_or_id: str | int) -> Case:
+    case = session.scalar(select(Case).where(Case.name == str(name_or_id)))
+    if case is None and str(name_or_id).isdigit():
+        case = session.get(Case, int(name_or_id))
+    if case is None:
+        raise CaseError(f"no case named {name_or_id!r}")
+    return case
+
+
+def get_or_create_case(session: Session, name: str, actor: str) -> Case:
+    try:
+        return find_case(session, name)
+    except CaseError:
+        return create_case(session, name, actor)
+
+
+def list_cases(session: Session, search: str = "", include_closed: bool = True) -> list[Case]:
+    query = select(Case).order_by(Case.created_at.desc(), Case.id.desc())
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(or_(func.lower(Case.name).like(pattern), func.lower(Case.number).like(pattern)))
+    if not include_closed:
+        query = query.where(Case.closed.is_(False))
+    return list(session.scalars(query))
+
+
+def rename_case(session: Session, case_id: int, new_name: str, actor: str) -> Case:
+    case = find_case(session, case_id)
+    new_name = _clean_name(new_name)
+    if new_name != case.name and session.scalar(select(Case.id).where(Case.name == new_name)) is not None:
+        raise CaseError(f"a case named {new_name!r} already exists")
+    old = case.name
+    case.name = new_name
+    audit.record(session, actor, "case.rename", case_id=case.id, old=old, new=new_name)
+    return case
+
+
+def set_case_closed(session: Session, case_id: int, closed: bool, actor: str) -> Case:
+    case = find_case(session, case_id)
+    case.closed = closed
+    audit.record(session, actor, "case.close" if closed else "case.reopen", case_id=case.id)
+    return case

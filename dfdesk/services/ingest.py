@@ -1,0 +1,65 @@
+"""Evidence intake: probe, hash (streaming, read-only), record.  Nothing is written when the file is refused."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dfdesk.core.probe import VideoError, probe_video, sha256_file
+from dfdesk.core.types import VideoInfo
+from dfdesk.services import audit
+from dfdesk.services.cases import get_or_create_case
+from dfdesk.store.database import Database
+from dfdesk.store.tables import Evidence
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    evidence_id: int
+    case_id: int
+    sha256: str
+    created: bool  # False when the same bytes were already in the case
+    info: VideoInfo
+
+
+def ingest_video(db: Database, case_name: str, path: str | Path, actor: str,
+                 hash_progress: Callable[[int], None] | None = None) -> IngestResult:
+    """Probe and hash ``path`` and record it in ``case_name`` (created if needed).  Raises VideoError."""
+    info = probe_video(path)  # refuses what is not a usable video before anything is written
+    digest = sha256_file(path, hash_progress)
+    with db.unit_of_work() as session:
+        case = get_or_create_case(session, case_name, actor)
+        existing = session.scalar(select(Evidence).where(Evidence.case_id == case.id, Evidence.sha256 == digest))
+        if existing is not None:
+            audit.record(session, actor, "evidence.reingest", case_id=case.id, evidence_id=existing.id,
+                         path=str(path), sha256=digest)
+            return IngestResult(existing.id, case.id, digest, False, info)
+        evidence = _evidence_row(case.id, str(path), digest, info, actor)
+        session.add(evidence)
+        session.flush()
+        audit.record(session, actor, "evidence.ingest", case_id=case.id, evidence_id=evidence.id,
+                     path=str(path), sha256=digest, size_bytes=info.size_bytes)
+        return IngestResult(evidence.id, case.id, digest, True, info)
+
+
+def _evidence_row(case_id: int, path: str, digest: str, info: VideoInfo, actor: str) -> Evidence:
+    return Evidence(
+        case_id=case_id, path=path, file_name=Path(path).name, sha256=digest, size_bytes=info.size_bytes,
+        container=info.container, codec=info.codec, pixel_format=info.pixel_format, width=info.width,
+        height=info.height, fps=info.fps, frame_count=info.frame_count, duration_s=info.duration_s,
+        rotation=info.rotation, has_audio=info.has_audio, is_vfr=info.is_vfr, ingested_by=actor,
+    )
+
+
+def verify_evidence(evidence: Evidence) -> tuple[bool, str]:
+    """Re-hash the evidence file: (matches, digest now or the reason it cannot be read)."""
+    try:
+        now = sha256_file(evidence.path)
+    except OSError as exc:
+        return False, f"cannot be read: {exc.strerror or exc}"
+    return now == evidence.sha256, now
+
+
+__all__ = ["IngestResult", "VideoError", "ingest_video", "verify_evidence"]
