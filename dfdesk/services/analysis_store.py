@@ -1,0 +1,56 @@
+"""Saving an analysis outcome into the case database (one transaction) and reading it back."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from dfdesk.core.outcome import AnalysisOutcome
+from dfdesk.store.tables import Analysis, Artifact, FaceTrackRow, FrameScore, utcnow
+
+
+def save_outcome(session: Session, analysis: Analysis, outcome: AnalysisOutcome) -> None:
+    """Replace whatever partial rows the analysis had with the outcome, and mark it done."""
+    session.execute(delete(FrameScore).where(FrameScore.analysis_id == analysis.id))
+    session.execute(delete(FaceTrackRow).where(FaceTrackRow.analysis_id == analysis.id))
+    session.execute(delete(Artifact).where(Artifact.analysis_id == analysis.id))
+    session.add_all(_track_rows(analysis.id, outcome))
+    session.add_all(_score_rows(analysis.id, outcome))
+    session.add_all(Artifact(analysis_id=analysis.id, kind=h.kind, detector=h.detector, track_index=h.track_index,
+                             frame_index=h.frame_index, fake_probability=h.fake_probability, path=h.path,
+                             sha256=h.sha256) for h in outcome.heatmaps)
+    verdict = outcome.verdict
+    analysis.status = "done"
+    analysis.finished_at = utcnow()
+    analysis.verdict = verdict.label
+    analysis.fake_probability = verdict.fake_probability
+    analysis.timings = dict(outcome.timings_s)
+    analysis.summary = {
+        "verdict": asdict(verdict),
+        "detectors": [_detector_summary(run) for run in outcome.detectors],
+        "frames_sampled": outcome.frames_sampled,
+        "frames_with_face": outcome.frames_with_face,
+        "warnings": list(outcome.warnings),
+    }
+
+
+def _detector_summary(run) -> dict:
+    summary = asdict(run)
+    summary.pop("points")
+    summary["track_probabilities"] = {str(k): v for k, v in run.track_probabilities.items()}
+    return summary
+
+
+def _track_rows(analysis_id: int, outcome: AnalysisOutcome) -> list[FaceTrackRow]:
+    return [FaceTrackRow(analysis_id=analysis_id, track_index=t.track_index, is_main=t.is_main,
+                         frame_count=len(t.frame_indices), first_frame=min(t.frame_indices),
+                         last_frame=max(t.frame_indices), boxes={str(k): list(v) for k, v in t.boxes.items()},
+                         fake_probability=t.fake_probability) for t in outcome.tracks]
+
+
+def _score_rows(analysis_id: int, outcome: AnalysisOutcome) -> list[FrameScore]:
+    points = [p for run in outcome.detectors for p in run.points] + list(outcome.fused_points)
+    return [FrameScore(analysis_id=analysis_id, detector=p.detector, track_index=p.track_index,
+                       frame_index=p.frame_index, time_s=p.time_s, fake_probability=p.fake_probability,
+                       attention=p.attention) for p in points]

@@ -1,0 +1,143 @@
+"""Read model of a saved analysis: everything the GUI and the PDF report show, as plain frozen data."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dfdesk.core.outcome import DetectorRun, FramePoint, Heatmap, TrackOutcome, Verdict
+from dfdesk.store.tables import Analysis, Artifact, Case, Evidence, FaceTrackRow, FrameScore, Note
+
+
+class ResultNotFound(Exception):
+    """No analysis with that id."""
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    id: int
+    case_id: int
+    case_name: str
+    case_number: str
+    path: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration_s: float
+    rotation: int
+    has_audio: bool
+    is_vfr: bool
+    ingested_at: datetime
+    ingested_by: str
+
+
+@dataclass(frozen=True)
+class NoteView:
+    id: int
+    author: str
+    created_at: datetime
+    conclusion: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class AnalysisView:
+    id: int
+    status: str
+    created_at: datetime
+    created_by: str
+    finished_at: datetime | None
+    evidence: EvidenceView
+    settings: dict
+    seed: int
+    models: list
+    verdict: Verdict | None
+    detectors: tuple[DetectorRun, ...]
+    tracks: tuple[TrackOutcome, ...]
+    points: dict[str, tuple[FramePoint, ...]]  # detector name (or "fused") -> points in frame order
+    heatmaps: tuple[Heatmap, ...]
+    frames_sampled: int
+    frames_with_face: int
+    timings_s: dict
+    warnings: tuple[str, ...]
+    error: str
+    notes: tuple[NoteView, ...]
+
+
+def evidence_view(evidence: Evidence, case: Case) -> EvidenceView:
+    return EvidenceView(
+        id=evidence.id, case_id=case.id, case_name=case.name, case_number=case.number, path=evidence.path,
+        file_name=evidence.file_name, sha256=evidence.sha256, size_bytes=evidence.size_bytes,
+        container=evidence.container, codec=evidence.codec, width=evidence.width, height=evidence.height,
+        fps=evidence.fps, frame_count=evidence.frame_count, duration_s=evidence.duration_s,
+        rotation=evidence.rotation, has_audio=evidence.has_audio, is_vfr=evidence.is_vfr,
+        ingested_at=evidence.ingested_at, ingested_by=evidence.ingested_by)
+
+
+def load_analysis(session: Session, analysis_id: int) -> AnalysisView:
+    analysis = session.get(Analysis, analysis_id)
+    if analysis is None:
+        raise ResultNotFound(f"no analysis with id {analysis_id}")
+    evidence = analysis.evidence
+    summary = analysis.summary or {}
+    return AnalysisView(
+        id=analysis.id, status=analysis.status, created_at=analysis.created_at, created_by=analysis.created_by,
+        finished_at=analysis.finished_at, evidence=evidence_view(evidence, evidence.case),
+        settings=dict(analysis.settings or {}), seed=analysis.seed, models=list(analysis.models or []),
+        verdict=Verdict(**_verdict_fields(summary["verdict"])) if summary.get("verdict") else None,
+        detectors=tuple(_detector_run(d) for d in summary.get("detectors", [])),
+        tracks=_tracks(session, analysis_id), points=_points(session, analysis_id),
+        heatmaps=_heatmaps(session, analysis_id), frames_sampled=summary.get("frames_sampled", 0),
+        frames_with_face=summary.get("frames_with_face", 0), timings_s=dict(analysis.timings or {}),
+        warnings=tuple(summary.get("warnings", [])), error=analysis.error or "",
+        notes=_notes(session, analysis))
+
+
+def _verdict_fields(data: dict) -> dict:
+    band = data.get("band")
+    return {**data, "band": tuple(band) if band else None}
+
+
+def _detector_run(data: dict) -> DetectorRun:
+    fields = dict(data)
+    fields["track_probabilities"] = {int(k): v for k, v in fields.get("track_probabilities", {}).items()}
+    return DetectorRun(**fields)
+
+
+def _tracks(session: Session, analysis_id: int) -> tuple[TrackOutcome, ...]:
+    rows = session.scalars(select(FaceTrackRow).where(FaceTrackRow.analysis_id == analysis_id)
+                           .order_by(FaceTrackRow.track_index))
+    return tuple(TrackOutcome(track_index=r.track_index, is_main=r.is_main,
+                              frame_indices=tuple(sorted(int(k) for k in r.boxes)),
+                              boxes={int(k): tuple(v) for k, v in r.boxes.items()},
+                              fake_probability=r.fake_probability) for r in rows)
+
+
+def _points(session: Session, analysis_id: int) -> dict[str, tuple[FramePoint, ...]]:
+    grouped: dict[str, list[FramePoint]] = defaultdict(list)
+    rows = session.scalars(select(FrameScore).where(FrameScore.analysis_id == analysis_id)
+                           .order_by(FrameScore.detector, FrameScore.track_index, FrameScore.frame_index))
+    for r in rows:
+        grouped[r.detector].append(FramePoint(r.detector, r.track_index, r.frame_index, r.time_s,
+                                              r.fake_probability, r.attention))
+    return {name: tuple(points) for name, points in grouped.items()}
+
+
+def _heatmaps(session: Session, analysis_id: int) -> tuple[Heatmap, ...]:
+    rows = session.scalars(select(Artifact).where(Artifact.analysis_id == analysis_id).order_by(Artifact.id))
+    return tuple(Heatmap(r.detector, r.track_index, r.frame_index, r.fake_probability or 0.0, r.path, r.sha256,
+                         r.kind) for r in rows)
+
+
+def _notes(session: Session, analysis: Analysis) -> tuple[NoteView, ...]:
+    rows = session.scalars(select(Note).where(Note.evidence_id == analysis.evidence_id).order_by(Note.id))
+    return tuple(NoteView(n.id, n.author, n.created_at, n.conclusion, n.text) for n in rows)
