@@ -1,0 +1,123 @@
+"""On-disk cache of face detections and crops, so more detectors later do not detect again.
+
+Entries are ``.npz`` files named by the evidence SHA-256 and a digest of the settings that
+made them: detections by (frame indices, face settings), crops additionally by the crop spec.
+Writes are atomic (temporary file, then rename); an unreadable entry is deleted and rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dfdesk.core.crops import CropSpec
+from dfdesk.core.faces import FaceSettings
+from dfdesk.core.types import FaceDetection, FrameFaces
+
+CACHE_VERSION = 1  # bump when the stored layout or the detection/crop code changes their output
+CropKey = tuple[int, int]  # (frame index, face number in that frame)
+
+
+def settings_digest(*parts: object) -> str:
+    """Short stable digest of JSON-serialisable settings."""
+    text = json.dumps([CACHE_VERSION, *parts], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class CropCache:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    # --- detections -------------------------------------------------------------------------
+
+    def load_detections(self, sha256: str, indices: Sequence[int], settings: FaceSettings
+                        ) -> tuple[list[FrameFaces], list[str]] | None:
+        """(frames, warnings) stored for these settings, or None."""
+        return self._load(self._detections_path(sha256, indices, settings), _unpack_detections)
+
+    def save_detections(self, sha256: str, indices: Sequence[int], settings: FaceSettings,
+                        frames: Sequence[FrameFaces], warnings: Sequence[str] = ()) -> None:
+        self._save(self._detections_path(sha256, indices, settings), _pack_detections(frames, warnings))
+
+    # --- crops ------------------------------------------------------------------------------
+
+    def load_crops(self, sha256: str, indices: Sequence[int], settings: FaceSettings, spec: CropSpec
+                   ) -> dict[CropKey, np.ndarray] | None:
+        return self._load(self._crops_path(sha256, indices, settings, spec), _unpack_crops)
+
+    def save_crops(self, sha256: str, indices: Sequence[int], settings: FaceSettings, spec: CropSpec,
+                   crops: dict[CropKey, np.ndarray]) -> None:
+        keys = sorted(crops)
+        shape = (0, spec.size, spec.size) + (() if spec.colour == "gray" or spec.kind == "mouth" else (3,))
+        images = np.stack([crops[k] for k in keys]) if keys else np.zeros(shape, np.uint8)
+        self._save(self._crops_path(sha256, indices, settings, spec),
+                   {"keys": np.asarray(keys, np.int64).reshape(-1, 2), "crops": images})
+
+    # --- files ------------------------------------------------------------------------------
+
+    def _detections_path(self, sha256: str, indices: Sequence[int], settings: FaceSettings) -> Path:
+        return self.root / sha256 / f"faces-{settings_digest(list(indices), settings.to_dict())}.npz"
+
+    def _crops_path(self, sha256: str, indices: Sequence[int], settings: FaceSettings, spec: CropSpec) -> Path:
+        digest = settings_digest(list(indices), settings.to_dict(), spec.to_dict())
+        return self.root / sha256 / f"crops-{spec.kind}-{spec.size}-{digest}.npz"
+
+    @staticmethod
+    def _load(path: Path, unpack):
+        """``unpack`` applied to the arrays stored at ``path``; None when absent or corrupt."""
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return unpack({name: data[name] for name in data.files})
+        except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, zipfile.BadZipFile):
+            path.unlink(missing_ok=True)  # corrupt: forget it, the caller rebuilds it
+            return None
+
+    @staticmethod
+    def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, **arrays)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def _pack_detections(frames: Sequence[FrameFaces], warnings: Sequence[str]) -> dict[str, np.ndarray]:
+    faces = [(position, face) for position, frame in enumerate(frames) for face in frame.faces]
+    return {
+        "frame_index": np.asarray([f.index for f in frames], np.int64),
+        "frame_time": np.asarray([f.time_s for f in frames], np.float64),
+        "face_frame": np.asarray([p for p, _ in faces], np.int64),
+        "boxes": np.asarray([f.box for _, f in faces], np.float64).reshape(-1, 4),
+        "scores": np.asarray([f.score for _, f in faces], np.float64),
+        "landmarks": np.asarray([f.landmarks for _, f in faces], np.float64).reshape(-1, 5, 2),
+        "warnings": np.asarray(list(warnings), dtype=np.str_),
+    }
+
+
+def _unpack_detections(data: dict[str, np.ndarray]) -> tuple[list[FrameFaces], list[str]]:
+    per_frame: list[list[FaceDetection]] = [[] for _ in data["frame_index"]]
+    for position, box, score, points in zip(data["face_frame"], data["boxes"], data["scores"], data["landmarks"]):
+        per_frame[int(position)].append(FaceDetection(tuple(float(v) for v in box), float(score),
+                                                      tuple((float(x), float(y)) for x, y in points)))
+    frames = [FrameFaces(int(i), float(t), tuple(faces))
+              for i, t, faces in zip(data["frame_index"], data["frame_time"], per_frame)]
+    return frames, [str(w) for w in data["warnings"]]
+
+
+def _unpack_crops(data: dict[str, np.ndarray]) -> dict[CropKey, np.ndarray]:
+    keys, images = data["keys"], data["crops"]
+    if len(keys) != len(images):
+        raise ValueError("crop keys and images differ in number")
+    return {(int(f), int(n)): images[i] for i, (f, n) in enumerate(keys)}

@@ -1,0 +1,113 @@
+"""Batched MTCNN face detection (facenet-pytorch) on downscaled copies of full-resolution frames.
+
+Frames are shrunk so their longest side is ``detect_longest_side`` (never enlarged), detected
+in batches of equal-sized images, and the boxes and 5 landmarks are mapped back to the
+full-resolution, upright frame.  One MTCNN instance is loaded per detector and reused.
+"""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+import torch
+
+from dfdesk.core.types import FaceDetection, Frame, FrameFaces
+
+PNET_CELL = 12  # MTCNN's smallest detectable face, in pixels of the image it is given
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    detect_longest_side: int = 640
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    min_face_px: int = 40  # smallest face kept, in full-resolution pixels (box's shorter side)
+    batch_size: int = 16
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    keep_all: bool = True  # False keeps only the most confident face of each frame
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but no CUDA GPU is available")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+def detection_scale(width: int, height: int, longest_side: int) -> float:
+    """Factor from full resolution to the detection copy (at most 1: never enlarged)."""
+    return min(1.0, longest_side / max(width, height))
+
+
+def downscale(image: np.ndarray, scale: float) -> np.ndarray:
+    if scale >= 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+class FaceDetector:
+    """Finds faces with MTCNN; ``detect`` takes any mix of frame sizes."""
+
+    def __init__(self, settings: FaceSettings = FaceSettings()):
+        from facenet_pytorch import MTCNN  # heavy import, paid once per detector
+
+        self.settings = settings
+        self.device = resolve_device(settings.device)
+        self._mtcnn = MTCNN(keep_all=True, thresholds=list(settings.thresholds), device=self.device).eval()
+        self._lock = threading.Lock()  # min_face_size is set per batch on the shared MTCNN
+
+    def detect(self, frames: Sequence[Frame]) -> list[FrameFaces]:
+        """Faces of every frame, in the order given."""
+        results: dict[int, FrameFaces] = {}
+        for shape, positions in _group_by_shape(frames).items():
+            for start in range(0, len(positions), self.settings.batch_size):
+                chunk = positions[start : start + self.settings.batch_size]
+                for position, faces in zip(chunk, self._detect_same_size([frames[p] for p in chunk], shape)):
+                    results[position] = faces
+        return [results[p] for p in range(len(frames))]
+
+    def _detect_same_size(self, frames: list[Frame], shape: tuple[int, int]) -> list[FrameFaces]:
+        height, width = shape
+        scale = detection_scale(width, height, self.settings.detect_longest_side)
+        batch = torch.from_numpy(np.stack([downscale(f.image, scale) for f in frames])).to(self.device)
+        with self._lock:
+            self._mtcnn.min_face_size = max(PNET_CELL, self.settings.min_face_px * scale)
+            boxes, scores, points = self._mtcnn.detect(batch, landmarks=True)
+        return [FrameFaces(f.index, f.time_s, self._faces(b, s, p, scale))
+                for f, b, s, p in zip(frames, boxes, scores, points)]
+
+    def _faces(self, boxes, scores, points, scale: float) -> tuple[FaceDetection, ...]:
+        if boxes is None:
+            return ()
+        faces = [FaceDetection(tuple(float(v) / scale for v in box),
+                               float(score), tuple((float(x) / scale, float(y) / scale) for x, y in landmarks))
+                 for box, score, landmarks in zip(boxes, scores, points)]
+        faces = [f for f in faces if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= self.settings.min_face_px]
+        faces.sort(key=lambda f: f.score, reverse=True)
+        return tuple(faces if self.settings.keep_all else faces[:1])
+
+
+@lru_cache(maxsize=4)
+def shared_detector(settings: FaceSettings = FaceSettings()) -> FaceDetector:
+    """One detector per settings for the whole process (loading MTCNN is expensive)."""
+    return FaceDetector(settings)
+
+
+def _group_by_shape(frames: Sequence[Frame]) -> dict[tuple[int, int], list[int]]:
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for position, frame in enumerate(frames):
+        groups[frame.image.shape[:2]].append(position)
+    return groups

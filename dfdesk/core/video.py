@@ -1,0 +1,233 @@
+"""Streaming video decoding with PyAV: upright RGB frames, real timestamps, sparse seeking.
+
+A frame's index is its position in presentation order, found from a packet table built by
+one demux pass (no decoding).  Sparse requests seek to the keyframe before each wanted frame
+and decode only from there; dense requests simply decode forward.  Problems met while
+decoding (corrupt or truncated files) end iteration and are recorded in ``warnings``.
+"""
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+from dfdesk.core.probe import VideoError
+from dfdesk.core.types import Frame, VideoInfo
+
+GAP_FACTOR_CFR = 1.5  # a timestamp step this many typical steps long means lost frames (constant rate)
+GAP_FACTOR_VFR = 3.0  # the same for variable frame rate, where steps vary legitimately
+SEEK_RETRIES = 3  # keyframes tried before rewinding to the start when a seek lands too late
+ROTATE_CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+@dataclass(frozen=True)
+class PacketTable:
+    """Presentation timestamps of every frame, sorted, and the sorted keyframe timestamps."""
+
+    pts: tuple[int, ...]
+    keyframe_pts: tuple[int, ...]
+    time_base: Fraction
+
+    def index_of(self, pts: int) -> int | None:
+        position = bisect_right(self.pts, pts) - 1
+        return position if position >= 0 and self.pts[position] == pts else None
+
+    def keyframe_index_before(self, index: int) -> int:
+        """Index of the last keyframe at or before frame ``index`` (0 when none)."""
+        position = bisect_right(self.keyframe_pts, self.pts[index]) - 1
+        return self.index_of(self.keyframe_pts[position]) or 0 if position >= 0 else 0
+
+    def time_s(self, pts: int) -> float:
+        return float((pts - self.pts[0]) * self.time_base)
+
+
+def read_packet_table(container, stream) -> PacketTable:
+    """Demux (without decoding) the video stream once to learn every frame's timestamp."""
+    pts, keyframes = [], []
+    for packet in container.demux(stream):
+        if packet.size == 0 or packet.pts is None:
+            continue
+        pts.append(packet.pts)
+        if packet.is_keyframe:
+            keyframes.append(packet.pts)
+    if not pts:
+        raise VideoError("the video stream holds no timestamped frame")
+    return PacketTable(tuple(sorted(pts)), tuple(sorted(keyframes)), stream.time_base or Fraction(1, 1000))
+
+
+def integrity_warnings(table: PacketTable, info: VideoInfo) -> list[str]:
+    """Signs of lost frames: fewer packets than the header promised, or jumps in constant-rate timestamps."""
+    warnings = []
+    if len(table.pts) < info.frame_count:
+        warnings.append(f"the file holds {len(table.pts)} readable frames but declares {info.frame_count}")
+    steps = np.diff(np.asarray(table.pts, np.int64))
+    if len(steps) > 2:
+        tolerance = GAP_FACTOR_VFR if info.is_vfr else GAP_FACTOR_CFR
+        gaps = np.flatnonzero(steps > tolerance * np.median(steps))
+        if len(gaps):
+            first = gaps[0]
+            warnings.append(f"timestamps jump {len(gaps)} time(s), first after frame {first} "
+                            f"({table.time_s(table.pts[first]):.3f} s): frames may be missing")
+    return warnings
+
+
+def upright_rgb(frame: av.VideoFrame, rotation_cw: int) -> np.ndarray:
+    """RGB uint8 array of a decoded frame, turned clockwise by ``rotation_cw`` degrees."""
+    image = frame.to_ndarray(format="rgb24")
+    if rotation_cw in ROTATE_CODES:
+        image = cv2.rotate(image, ROTATE_CODES[rotation_cw])
+    return image
+
+
+class VideoReader:
+    """An open evidence file that yields upright frames; use as a context manager.
+
+    ``threads``: decoder threads, 0 lets FFmpeg choose.  ``warnings`` lists what went wrong
+    while decoding (the iteration then ends early instead of raising).
+    """
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo, threads: int = 0):
+        self.path, self.info = str(path), info
+        self.warnings: list[str] = []
+        try:
+            self._container = av.open(self.path, "r")
+            self._stream = self._container.streams.video[0]
+            self._stream.codec_context.thread_type = "AUTO"
+            self._stream.codec_context.thread_count = threads
+            self.table = read_packet_table(self._container, self._stream)
+            self.warnings += integrity_warnings(self.table, info)
+        except (av.error.FFmpegError, IndexError, OSError) as exc:
+            self.close()
+            raise VideoError(f"{self.path}: cannot be opened for decoding ({exc})") from None
+        except VideoError as exc:
+            self.close()
+            raise VideoError(f"{self.path}: {exc}") from None
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.table.pts)
+
+    def close(self) -> None:
+        container = getattr(self, "_container", None)
+        if container is not None:
+            container.close()
+            self._container = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def frames(self, indices: Sequence[int] | None = None) -> Iterator[Frame]:
+        """Yield the frames at ``indices`` (all when None) in increasing index order."""
+        wanted = range(self.frame_count) if indices is None else self._present(sorted(set(indices)))
+        position, decoded = -1, None  # index of the last frame decoded; (index, frame) pairs
+        try:
+            for target in wanted:
+                if decoded is None or self._seek_pays(position, target):
+                    decoded = _Peekable(self._decoded_from(target))
+                found, position = self._advance(decoded, target, position)
+                if found is not None:
+                    yield self._to_frame(found, target)
+                elif decoded.exhausted:
+                    self.warnings.append(f"decoding stopped early after frame {position} of {self.frame_count}")
+                    return
+                else:
+                    self.warnings.append(f"frame {target} could not be decoded and was skipped")
+        except av.error.FFmpegError as exc:
+            self.warnings.append(f"decoding stopped after frame {position}: {exc}")
+
+    def _present(self, wanted: list[int]) -> list[int]:
+        if wanted and wanted[0] < 0:
+            raise ValueError(f"negative frame index {wanted[0]}")
+        present = [i for i in wanted if i < self.frame_count]
+        if len(present) < len(wanted):
+            self.warnings.append(f"{len(wanted) - len(present)} wanted frame(s) lie past the last frame "
+                                 f"({self.frame_count - 1}) and were skipped")
+        return present
+
+    def _seek_pays(self, position: int, target: int) -> bool:
+        """True when a keyframe lies after the next frame to decode and at or before ``target``."""
+        return self.table.keyframe_index_before(target) > position + 1
+
+    def _decoded_from(self, target: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, frame) pairs decoded from a keyframe at or before ``target`` onwards.
+
+        Some containers (MPEG-TS) seek imprecisely: when decoding would start after ``target``,
+        earlier keyframes are tried, then the start of the stream.
+        """
+        for keyframe in self._seek_points(target):
+            self._seek(keyframe)
+            decoded = self._indexed_frames()
+            first = next(decoded, None)
+            if first is not None and first[0] <= target:
+                yield first
+                yield from decoded
+                return
+
+    def _seek_points(self, target: int) -> list[int]:
+        """Keyframe indices to try, latest first, ending with 0 (the start)."""
+        points = [self.table.keyframe_index_before(target)]
+        while len(points) < SEEK_RETRIES and points[-1] > 0:
+            points.append(self.table.keyframe_index_before(points[-1] - 1))
+        return points if points[-1] == 0 else points + [0]
+
+    def _seek(self, index: int) -> None:
+        if index == 0:
+            self._container.seek(0)  # the very start, in any container
+        else:
+            self._container.seek(self.table.pts[index], stream=self._stream, backward=True)
+
+    def _indexed_frames(self) -> Iterator[tuple[int, av.VideoFrame]]:
+        last = -1
+        for frame in self._container.decode(self._stream):
+            index = self.table.index_of(frame.pts) if frame.pts is not None else None
+            if index is not None and index > last:
+                last = index
+                yield index, frame
+
+    @staticmethod
+    def _advance(decoded: _Peekable, target: int, position: int) -> tuple[av.VideoFrame | None, int]:
+        """Decode up to ``target``: (its frame, or None when missing; index of the last frame decoded)."""
+        while (item := decoded.peek()) is not None and item[0] <= target:
+            decoded.pop()
+            position = item[0]
+            if position == target:
+                return item[1], position
+        return None, position
+
+    def _to_frame(self, frame: av.VideoFrame, index: int) -> Frame:
+        return Frame(index=index, time_s=self.table.time_s(frame.pts), image=upright_rgb(frame, self.info.rotation))
+
+
+class _Peekable:
+    """An iterator whose next item can be looked at without taking it."""
+
+    def __init__(self, items: Iterator):
+        self._items, self._next, self.exhausted = items, None, False
+
+    def peek(self):
+        if self._next is None and not self.exhausted:
+            self._next = next(self._items, None)
+            self.exhausted = self._next is None
+        return self._next
+
+    def pop(self):
+        item, self._next = self.peek(), None
+        return item
+
+
+def iter_frames(path: str | os.PathLike, info: VideoInfo, indices: Sequence[int] | None = None,
+                threads: int = 0) -> Iterator[Frame]:
+    """Stream upright RGB frames; raise VideoError at the end if any wanted frame could not be decoded."""
+    with VideoReader(path, info, threads) as reader:
+        yield from reader.frames(indices)
+        if reader.warnings:
+            raise VideoError(f"{path}: " + "; ".join(reader.warnings))

@@ -1,0 +1,101 @@
+"""extract_faces end to end: crops keyed by track, no-face outcome, cache reuse and repair, cancellation."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dfdesk.core.crop_cache import CropCache
+from dfdesk.core.crops import CropSpec
+from dfdesk.core.faces import FaceDetector
+from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces, run_to_end
+from dfdesk.core.probe import probe_video, sha256_file
+from dfdesk.core.types import Progress
+from tests.core.conftest import SMALL
+
+FACE = CropSpec("face", 64, 0.3, "rgb")
+MOUTH = CropSpec("mouth", 88, 0.0, "gray")
+
+
+def run(path: Path, detector: FaceDetector, indices, **options) -> tuple[list[Progress], FaceExtraction]:
+    steps = extract_faces(path, probe_video(path), indices, SMALL, [FACE, MOUTH], detector=detector, **options)
+    progress = []
+    while True:
+        try:
+            progress.append(next(steps))
+        except StopIteration as done:
+            return progress, done.value
+
+
+def test_crops_for_every_spec_keyed_by_track_and_frame(detector: FaceDetector, clip_dir: Path) -> None:
+    progress, result = run(clip_dir / "face.mp4", detector, range(0, 20, 2))
+    assert [p.done for p in progress] == [8, 10] and all(p.total == 10 for p in progress)
+    assert not result.no_face and len(result.tracks) == 1 and result.main_track.track_id == 0
+    assert set(result.crops[FACE]) == {(0, i) for i in range(0, 20, 2)} == set(result.crops[MOUTH])
+    assert result.crops[FACE][(0, 4)].shape == (64, 64, 3) and result.crops[MOUTH][(0, 4)].shape == (88, 88)
+    assert [i for i, _ in result.track_crops(FACE, 0)] == list(range(0, 20, 2))
+    assert result.warnings == ()
+
+
+def test_two_face_clip_gives_crops_for_both_tracks(detector: FaceDetector, two_face_clip: Path) -> None:
+    _, result = run(two_face_clip, detector, [0, 5, 9])
+    assert len(result.tracks) == 2
+    assert {key[0] for key in result.crops[FACE]} == {0, 1} and len(result.crops[FACE]) == 6
+
+
+def test_no_face_is_an_outcome_not_an_error(detector: FaceDetector, clip_dir: Path) -> None:
+    _, result = run(clip_dir / "noface.mp4", detector, range(12))
+    assert result.no_face and result.tracks == () and result.crops[FACE] == {}
+    assert len(result.frames) == 12
+
+
+def test_cache_hit_returns_the_same_data_without_detecting(detector: FaceDetector, clip_dir: Path,
+                                                           tmp_path: Path) -> None:
+    path = clip_dir / "face.mp4"
+    cache, sha = CropCache(tmp_path / "cache"), sha256_file(path)
+    _, first = run(path, detector, [1, 7, 13], cache=cache, sha256=sha)
+    progress, second = run(path, None, [1, 7, 13], cache=cache, sha256=sha)  # no detector: must not detect
+    assert [p.message for p in progress] == ["from cache"]
+    assert second.frames == first.frames and second.tracks == first.tracks
+    for spec in (FACE, MOUTH):
+        assert first.crops[spec].keys() == second.crops[spec].keys()
+        assert all(np.array_equal(first.crops[spec][k], second.crops[spec][k]) for k in first.crops[spec])
+
+
+def test_corrupt_cache_entry_is_rebuilt(detector: FaceDetector, clip_dir: Path, tmp_path: Path) -> None:
+    path = clip_dir / "face.mp4"
+    cache, sha = CropCache(tmp_path / "cache"), sha256_file(path)
+    _, first = run(path, detector, [2, 9], cache=cache, sha256=sha)
+    entries = sorted((tmp_path / "cache" / sha).glob("*.npz"))
+    assert len(entries) == 3  # detections + one file per crop spec
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:100])
+    _, rebuilt = run(path, detector, [2, 9], cache=cache, sha256=sha)
+    assert rebuilt.frames == first.frames
+    assert all(np.array_equal(first.crops[FACE][k], rebuilt.crops[FACE][k]) for k in first.crops[FACE])
+    assert cache.load_detections(sha, (2, 9), SMALL) is not None  # written again, readable
+
+
+def test_a_new_crop_spec_reuses_cached_detections(detector: FaceDetector, clip_dir: Path, tmp_path: Path) -> None:
+    path = clip_dir / "face.mp4"
+    cache, sha = CropCache(tmp_path / "cache"), sha256_file(path)
+    run(path, detector, [3, 5], cache=cache, sha256=sha)
+    bigger = CropSpec("face", 96, 0.5, "rgb")
+    steps = extract_faces(path, probe_video(path), [3, 5], SMALL, [bigger], cache=cache, sha256=sha, detector=None)
+    result = run_to_end(steps)
+    assert result.crops[bigger][(0, 3)].shape == (96, 96, 3)
+
+
+def test_cancel_stops_between_batches(detector: FaceDetector, clip_dir: Path) -> None:
+    polls = []
+
+    def cancel() -> bool:
+        polls.append(1)
+        return len(polls) > 1  # allow the first batch, stop before the second
+
+    steps = extract_faces(clip_dir / "face.mp4", probe_video(clip_dir / "face.mp4"), range(20), SMALL, [FACE],
+                          detector=detector, cancel=cancel)
+    assert next(steps).done == SMALL.batch_size
+    with pytest.raises(Cancelled):
+        next(steps)
