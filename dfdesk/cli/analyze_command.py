@@ -1,0 +1,100 @@
+"""`dfdesk analyze VIDEO --json OUT.json`: headless analysis with the installed ensemble."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from dfdesk.cli.common import EXIT_FAILURE, EXIT_OK, CliError, add_db_option, open_database, progress_bar
+from dfdesk.core.probe import VideoError
+from dfdesk.core.types import Progress
+from dfdesk.services.analysis import AnalysisCancelled, AnalysisError, AnalysisRequest, run_analysis
+from dfdesk.services.analysis_json import analysis_document
+from dfdesk.services.identity import current_analyst
+from dfdesk.services.ingest import ingest_video
+from dfdesk.services.recovery import mark_interrupted
+from dfdesk.services.results import load_analysis
+
+DEFAULT_CASE = "Ad hoc analyses"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("analyze", help="analyse a video with the installed detectors")
+    parser.add_argument("video", metavar="VIDEO")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the result as JSON")
+    parser.add_argument("--models", help="comma-separated model names (default: every trained model)")
+    parser.add_argument("--frames", type=int, help="frames to sample (frame-level detectors)")
+    parser.add_argument("--sampling", choices=("random", "uniform", "all", "every"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--fusion", choices=("mean", "weighted", "stacking"), default="mean")
+    parser.add_argument("--aggregation", choices=("mean", "confident"), default="mean",
+                        help="how frame-level detectors turn frame scores into a video score")
+    parser.add_argument("--case", default=DEFAULT_CASE, help=f"case to file the video under (default: {DEFAULT_CASE!r})")
+    parser.add_argument("--report", type=Path, metavar="OUT.pdf", help="also export the PDF report")
+    add_db_option(parser)
+    parser.set_defaults(handler=analyze)
+
+
+def analyze(args: argparse.Namespace) -> int:
+    if args.frames is not None and args.frames < 1:
+        raise CliError("--frames must be at least 1")
+    db = open_database(args.db)
+    mark_interrupted(db)
+    actor = current_analyst()
+    try:
+        intake = ingest_video(db, args.case, args.video, actor)
+    except VideoError as exc:
+        raise CliError(str(exc)) from None
+    request = AnalysisRequest(models=tuple(args.models.split(",")) if args.models else None, frames=args.frames,
+                              sampling=args.sampling, seed=args.seed, device=args.device, fusion=args.fusion,
+                              frame_aggregation=args.aggregation)
+    analysis_id = _drive(run_analysis(db, intake.evidence_id, request, actor))
+    with db.unit_of_work() as session:
+        document = analysis_document(load_analysis(session, analysis_id))
+    if args.json:
+        _write_json(args.json, document)
+    _print_summary(document)
+    if args.report:
+        from dfdesk.services.report import export_report
+
+        result = export_report(db, analysis_id, args.report, actor)
+        print(f"report: {result.path} (sha256 {result.sha256})")
+    return EXIT_OK
+
+
+def _drive(steps) -> int:
+    with progress_bar(0, "analysing") as bar:
+        try:
+            while True:
+                event = next(steps)
+                if isinstance(event, Progress):
+                    bar.set_description_str(f"{event.stage}: {event.done}/{event.total}")
+        except StopIteration as done:
+            return done.value
+        except AnalysisCancelled:
+            raise CliError("the analysis was cancelled", EXIT_FAILURE) from None
+        except AnalysisError as exc:
+            raise CliError(str(exc), EXIT_FAILURE) from None
+
+
+def _write_json(path: Path, document: dict) -> None:
+    """Written to a temporary file beside the target, then renamed: never a half-written file."""
+    path = path.resolve()
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(document, out, indent=2, ensure_ascii=False)
+    os.replace(temporary, path)
+
+
+def _print_summary(document: dict) -> None:
+    p = document["fake_probability"]
+    band = document["uncertainty_band"]
+    probability = f"P(fake) {p:.3f}" + (f" [{band[0]:.3f}, {band[1]:.3f}]" if band else "") if p is not None else ""
+    print(f"analysis {document['analysis_id']}: {document['verdict']} {probability}")
+    for detector in document["detectors"]:
+        score = detector["fake_probability"]
+        shown = f"{score:.3f}" if score is not None else detector["status"]
+        print(f"  {detector['name']:<28} {shown}")

@@ -1,0 +1,242 @@
+"""The analysis use case: one video, an ensemble of detectors, a calibrated verdict, saved in one transaction.
+
+``run_analysis`` is a generator (the GUI runs it in a worker, the CLI drives it directly): it yields
+``Progress`` and ``DetectorScored`` events and returns the analysis id.  One decode and one face
+detection serve every detector; crops are cached on disk, so a re-run (or a resumed, interrupted
+analysis) does not detect faces again.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Generator
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+
+from dfdesk import paths
+from dfdesk.core.crop_cache import CropCache
+from dfdesk.core.crops import CropSpec
+from dfdesk.core.faces import FaceSettings
+from dfdesk.core.outcome import DETECTOR_FAILED, DETECTOR_NEEDS_TRAINING, DETECTOR_NO_INPUT, AnalysisOutcome, DetectorRun
+from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces
+from dfdesk.core.probe import sha256_file
+from dfdesk.core.sampling import SamplingPlan, union_indices
+from dfdesk.core.types import Progress, VideoInfo
+from dfdesk.detectors.cards import CardError, ModelCard
+from dfdesk.detectors.registry import create_detector
+from dfdesk.detectors.weights import WeightsError
+from dfdesk.services import audit
+from dfdesk.services.analysis_store import save_outcome
+from dfdesk.services.detector_runs import detector_run
+from dfdesk.services.devices import resolve_device
+from dfdesk.services.explanations import render_heatmaps
+from dfdesk.services.inference import clip_inputs, score_clips
+from dfdesk.services.model_selection import Selection, is_frame_level, plan_for, select_models
+from dfdesk.services.verdicts import build_outcome, no_face_outcome
+from dfdesk.store.database import Database
+from dfdesk.store.tables import Analysis, Evidence, utcnow
+
+
+class AnalysisError(Exception):
+    """The analysis cannot run or failed; the message is one readable line."""
+
+
+class AnalysisCancelled(Exception):
+    """The analyst cancelled the analysis."""
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    models: tuple[str, ...] | None = None  # None: every installed model with trained weights
+    frames: int | None = None  # frames (frame-level detectors) or frames' worth of clips (clip detectors)
+    sampling: str | None = None  # frame-level detectors: uniform | random | every | all (default: the card's)
+    seed: int = 0
+    device: str = "auto"
+    fusion: str = "mean"  # mean | weighted | stacking
+    frame_aggregation: str = "mean"  # mean | confident (DFDC winners' rule)
+    heatmaps_per_detector: int = 3
+    batch_size: int = 8
+    face: FaceSettings = field(default_factory=FaceSettings)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["models"] = list(self.models) if self.models else None
+        return data
+
+
+@dataclass(frozen=True)
+class DetectorScored:
+    name: str
+    fake_probability: float | None
+    status: str
+
+
+@dataclass(frozen=True)
+class _Job:
+    analysis_id: int
+    case_id: int
+    evidence_id: int
+    info: VideoInfo
+    sha256: str
+    selection: Selection
+    plans: dict[str, SamplingPlan]
+    device: str
+
+
+def run_analysis(db: Database, evidence_id: int, request: AnalysisRequest, actor: str,
+                 cancel: Callable[[], bool] | None = None,
+                 resume_id: int | None = None) -> Generator[Progress | DetectorScored, None, int]:
+    yield Progress("verify", 0, 1, "checking the evidence file's SHA-256")
+    job = _start(db, evidence_id, request, actor, resume_id)
+    started = time.perf_counter()
+    try:
+        outcome = yield from _compute(job, request, cancel)
+    except (Cancelled, AnalysisCancelled):
+        _end(db, job, "cancelled", actor, "cancelled by the analyst")
+        raise AnalysisCancelled("the analysis was cancelled") from None
+    except Exception as exc:
+        _end(db, job, "failed", actor, f"{type(exc).__name__}: {exc}")
+        raise AnalysisError(f"the analysis failed: {exc}") from exc
+    yield Progress("save", 0, 1, "saving the results")
+    save_started = time.perf_counter()
+    with db.unit_of_work() as session:
+        analysis = session.get(Analysis, job.analysis_id)
+        outcome = replace(outcome, timings_s={**outcome.timings_s, "total": time.perf_counter() - started})
+        save_outcome(session, analysis, outcome)
+        analysis.timings = {**analysis.timings, "save": round(time.perf_counter() - save_started, 4)}
+        audit.record(session, actor, "analysis.done", case_id=job.case_id, evidence_id=job.evidence_id,
+                     analysis_id=job.analysis_id, verdict=outcome.verdict.label,
+                     fake_probability=outcome.verdict.fake_probability)
+    yield Progress("save", 1, 1, "done")
+    return job.analysis_id
+
+
+def _start(db: Database, evidence_id: int, request: AnalysisRequest, actor: str, resume_id: int | None) -> _Job:
+    with db.unit_of_work() as session:
+        evidence = session.get(Evidence, evidence_id)
+        if evidence is None:
+            raise AnalysisError(f"no evidence with id {evidence_id}")
+        info, digest, case_id = _video_info(evidence), evidence.sha256, evidence.case_id
+    _verify_hash(db, info.path, digest, case_id, evidence_id, actor)
+    try:
+        selection = select_models(request.models)
+        device = resolve_device(request.device)
+        plans = {c.name: plan_for(c, info.frame_count, request.frames, request.sampling, request.seed)
+                 for c in selection.usable}
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
+    with db.unit_of_work() as session:
+        analysis = _analysis_row(session, evidence_id, request, actor, selection, plans, device, resume_id)
+        audit.record(session, actor, "analysis.start", case_id=case_id, evidence_id=evidence_id,
+                     analysis_id=analysis.id, models=[c.name for c in selection.usable], resumed=resume_id)
+        analysis_id = analysis.id
+    return _Job(analysis_id, case_id, evidence_id, info, digest, selection, plans, device)
+
+
+def _verify_hash(db: Database, path: str, digest: str, case_id: int, evidence_id: int, actor: str) -> None:
+    try:
+        now = sha256_file(path)
+    except OSError as exc:
+        raise AnalysisError(f"{path}: the evidence file cannot be read ({exc.strerror or exc})") from None
+    if now != digest:
+        with db.unit_of_work() as session:
+            audit.record(session, actor, "evidence.hash_mismatch", case_id=case_id, evidence_id=evidence_id,
+                         expected=digest, found=now)
+        raise AnalysisError(f"{path}: the file has changed since intake (SHA-256 {now[:16]}… "
+                            f"instead of {digest[:16]}…); it is not analysed")
+
+
+def _analysis_row(session, evidence_id, request, actor, selection, plans, device, resume_id) -> Analysis:
+    settings = {"request": request.to_dict(), "device": device, "plans": {n: p.to_dict() for n, p in plans.items()},
+                "worker": {"pid": os.getpid(), "host": socket.gethostname()}}
+    models = [_model_record(c) for c in selection.usable]
+    if resume_id is not None:
+        analysis = session.get(Analysis, resume_id)
+        if analysis is None or analysis.evidence_id != evidence_id or analysis.status == "done":
+            raise AnalysisError(f"analysis {resume_id} cannot be resumed (unknown, other evidence, or done)")
+        analysis.status, analysis.settings, analysis.models, analysis.error = "running", settings, models, ""
+        return analysis
+    analysis = Analysis(evidence_id=evidence_id, created_by=actor, status="running", settings=settings,
+                        seed=request.seed, models=models)
+    session.add(analysis)
+    session.flush()
+    return analysis
+
+
+def _model_record(card: ModelCard) -> dict:
+    return {"name": card.name, "version": card.version, "architecture": card.architecture,
+            "weights_sha256": card.weights_sha256, "threshold": card.threshold,
+            "calibration": asdict(card.calibration), "training_data": card.training_data,
+            "licence": card.licence, "metrics": card.metrics}
+
+
+def _end(db: Database, job: _Job, status: str, actor: str, message: str) -> None:
+    with db.unit_of_work() as session:
+        analysis = session.get(Analysis, job.analysis_id)
+        analysis.status, analysis.error, analysis.finished_at = status, message, utcnow()
+        audit.record(session, actor, f"analysis.{status}", case_id=job.case_id, evidence_id=job.evidence_id,
+                     analysis_id=job.analysis_id, message=message)
+
+
+def _video_info(evidence: Evidence) -> VideoInfo:
+    return VideoInfo(path=evidence.path, size_bytes=evidence.size_bytes, container=evidence.container,
+                     codec=evidence.codec, width=evidence.width, height=evidence.height, fps=evidence.fps,
+                     frame_count=evidence.frame_count, duration_s=evidence.duration_s, rotation=evidence.rotation,
+                     has_audio=evidence.has_audio, is_vfr=evidence.is_vfr, pixel_format=evidence.pixel_format)
+
+
+def _compute(job: _Job, request: AnalysisRequest, cancel) -> Generator[Progress | DetectorScored, None,
+                                                                         AnalysisOutcome]:
+    torch.manual_seed(request.seed)
+    timings: dict[str, float] = {}
+    specs = {c.name: CropSpec.from_input(c.input) for c in job.selection.usable}
+    started = time.perf_counter()
+    face_settings = replace(request.face, device=job.device)
+    extraction = yield from extract_faces(
+        job.info.path, job.info, union_indices(job.plans.values()), face_settings, set(specs.values()),
+        sha256=job.sha256, cache=CropCache(paths.cache_dir() / "crops"), cancel=cancel)
+    timings["decode+faces"] = round(time.perf_counter() - started, 4)
+    excluded = _excluded_runs(job.selection)
+    if extraction.no_face or not job.selection.usable:
+        return no_face_outcome(extraction, excluded, job.plans, timings, request, bool(job.selection.usable))
+    runs, scores = [], {}
+    for card in job.selection.usable:
+        run, clip_scores, model = yield from _run_detector(card, job, extraction, specs[card.name], request, cancel)
+        timings[card.name] = run.seconds
+        runs.append(run)
+        scores[card.name] = (card, clip_scores, model)
+        yield DetectorScored(card.name, run.fake_probability, run.status)
+    started = time.perf_counter()
+    heatmaps = render_heatmaps(job.case_id, job.analysis_id, runs, scores, extraction, specs, job.device,
+                               request.heatmaps_per_detector)
+    timings["explanations"] = round(time.perf_counter() - started, 4)
+    return build_outcome(extraction, runs + excluded, scores, heatmaps, job.plans, timings, request)
+
+
+def _run_detector(card, job: _Job, extraction: FaceExtraction, spec: CropSpec, request: AnalysisRequest, cancel):
+    started = time.perf_counter()
+    frame_level = is_frame_level(card)
+    yield Progress(f"detector {card.name}", 0, 1, f"running {card.name}")
+    try:
+        model = create_detector(card, job.device)
+    except (CardError, WeightsError) as exc:
+        return DetectorRun(card.name, card.version, card.architecture, card.weights_sha256, DETECTOR_FAILED,
+                           str(exc)), [], None
+    clips = clip_inputs(extraction, spec, job.plans[card.name], card.input.frames_per_clip, frame_level)
+    clip_scores = list(score_clips(model, card, clips, job.device, request.batch_size, cancel))
+    times = {f.index: f.time_s for f in extraction.frames}
+    run = detector_run(card, clip_scores, extraction.main_track.track_id, times, frame_level,
+                       request.frame_aggregation, time.perf_counter() - started)
+    yield Progress(f"detector {card.name}", 1, 1, f"{card.name} done")
+    return run, clip_scores, model
+
+
+def _excluded_runs(selection: Selection) -> list[DetectorRun]:
+    return [DetectorRun(c.name, c.version, c.architecture, c.weights_sha256, DETECTOR_NEEDS_TRAINING,
+                        "no trained weights installed: excluded from the verdict") for c in selection.needs_training]
+
+
+__all__ = ["AnalysisCancelled", "AnalysisError", "AnalysisRequest", "DetectorScored", "DETECTOR_NO_INPUT",
+           "run_analysis"]

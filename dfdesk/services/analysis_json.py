@@ -1,0 +1,47 @@
+"""The JSON document of an analysis, as the command-line contract in DESIGN.md defines it."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from dfdesk import __version__
+from dfdesk.services.results import AnalysisView
+
+
+def analysis_document(view: AnalysisView) -> dict:
+    evidence, verdict = view.evidence, view.verdict
+    return {
+        "dfdesk_version": __version__,
+        "analysis_id": view.id,
+        "status": view.status,
+        "case": {"id": evidence.case_id, "name": evidence.case_name},
+        "video": {"path": evidence.path, "sha256": evidence.sha256, "width": evidence.width,
+                  "height": evidence.height, "fps": evidence.fps, "frames": evidence.frame_count,
+                  "duration_s": evidence.duration_s, "rotation": evidence.rotation, "vfr": evidence.is_vfr},
+        "verdict": verdict.label if verdict else None,
+        "fake_probability": verdict.fake_probability if verdict else None,
+        "uncertainty_band": list(verdict.band) if verdict and verdict.band else None,
+        "thresholds": {"fake": verdict.fake_threshold, "real": verdict.real_threshold} if verdict else None,
+        "agreement": verdict.agreement if verdict else None,
+        "explanation": verdict.explanation if verdict else None,
+        "fusion": verdict.fusion if verdict else None,
+        "seed": view.seed,
+        "settings": view.settings,
+        "detectors": [_detector(run, view) for run in view.detectors],
+        "faces": {"tracks": len(view.tracks), "frames_with_face": view.frames_with_face,
+                  "frames_sampled": view.frames_sampled,
+                  "track_list": [{"track": t.track_index, "main": t.is_main, "frames": len(t.frame_indices),
+                                  "fake_probability": t.fake_probability} for t in view.tracks]},
+        "heatmaps": [asdict(h) for h in view.heatmaps],
+        "warnings": list(view.warnings),
+        "timings_s": view.timings_s,
+    }
+
+
+def _detector(run, view: AnalysisView) -> dict:
+    return {"name": run.name, "version": run.version, "architecture": run.architecture,
+            "weights_sha256": run.weights_sha256, "status": run.status, "note": run.note,
+            "threshold": run.threshold, "fake_probability": run.fake_probability,
+            "track_probabilities": {str(k): v for k, v in run.track_probabilities.items()},
+            "frames": [{"index": p.frame_index, "time_s": round(p.time_s, 4), "track": p.track_index,
+                        "fake_probability": p.fake_probability, "attention": p.attention}
+                       for p in view.points.get(run.name, ())]}
