@@ -1,0 +1,312 @@
+"""Exporting a saved analysis as a PDF forensic report.
+
+The evidence is re-hashed before every report (a mismatch is audited at once and printed
+prominently).  The PDF is written under a temporary name in the target folder and renamed
+into place only when complete, inside the transaction that records its SHA-256 in the
+``reports`` table and the audit log; a ``.sha256`` file in sha256sum format goes beside it.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from dfdesk import __version__
+from dfdesk.core.outcome import DetectorRun, Heatmap
+from dfdesk.core.probe import VideoError, sha256_file
+from dfdesk.core.types import VideoInfo
+from dfdesk.core.video import VideoReader
+from dfdesk.services import audit
+from dfdesk.services.ingest import verify_evidence
+from dfdesk.services.report_layout import (
+    NOT_RECORDED,
+    AuditLine,
+    HashCheck,
+    KeyFrame,
+    ModelFacts,
+    ReportContent,
+    build_pdf,
+)
+from dfdesk.services.results import AnalysisView, EvidenceView, ResultNotFound, load_analysis
+from dfdesk.store.database import Database
+from dfdesk.store.tables import Analysis, Evidence, Report
+
+log = logging.getLogger(__name__)
+MAX_KEY_FRAMES = 8
+CROP_SIDE = 256  # pixels of the face crop embedded per key frame
+CROP_MARGIN = 0.3  # context around the face box, as a fraction of its side
+AUDIT_DETAIL_CHARS = 240
+REPORT_FILE_MODE = 0o644
+
+
+class ReportError(Exception):
+    """The report cannot be made (unknown or unfinished analysis, unusable output path)."""
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    path: Path
+    sha256: str
+    report_uid: str
+    evidence_hash_ok: bool
+
+
+def export_report(db: Database, analysis_id: int, out_path: str | Path, actor: str, *,
+                  examiner: str | None = None) -> ReportResult:
+    """Verify the evidence, write the report of ``analysis_id`` to ``out_path`` and record it."""
+    target = Path(out_path).absolute()
+    _check_target(target)
+    check = verify_analysis_evidence(db, analysis_id, actor)
+    content = gather_content(db, analysis_id, check, examiner or actor)
+    with _staged_files(target) as (staged_pdf, staged_sum):
+        digest = _write_pdf(content, staged_pdf)
+        staged_sum.write_text(f"{digest}  {target.name}\n", encoding="utf-8")
+        _record_and_publish(db, content, target, digest, actor, [(staged_sum, _sidecar(target)),
+                                                                 (staged_pdf, target)])
+    return ReportResult(target, digest, content.report_uid, check.ok)
+
+
+def _check_target(target: Path) -> None:
+    if not target.parent.is_dir():
+        raise ReportError(f"folder {target.parent} does not exist")
+    if target.is_dir():
+        raise ReportError(f"{target} is a folder; give a file name ending in .pdf")
+
+
+def _sidecar(target: Path) -> Path:
+    return target.with_name(target.name + ".sha256")
+
+
+# --- evidence verification ------------------------------------------------------------------------
+
+def verify_analysis_evidence(db: Database, analysis_id: int, actor: str) -> HashCheck:
+    """Re-hash the analysed evidence; a mismatch or an unreadable file is audited immediately."""
+    with db.unit_of_work() as session:
+        analysis = session.get(Analysis, analysis_id)
+        if analysis is None:
+            raise ReportError(f"no analysis with id {analysis_id}")
+        if analysis.status != "done":
+            raise ReportError(f"analysis {analysis_id} is {analysis.status}, not finished: nothing to report")
+        evidence: Evidence = analysis.evidence
+        ok, now = verify_evidence(evidence)
+        check = HashCheck(evidence.sha256, now, ok)
+        if not ok:
+            action = "evidence.hash_mismatch" if check.readable else "evidence.unreadable"
+            audit.record(session, actor, action, case_id=evidence.case_id, evidence_id=evidence.id,
+                         sha256_intake=evidence.sha256, sha256_now=now, during="report.export",
+                         analysis_id=analysis_id)
+            log.warning("evidence %s failed verification before a report: %s", evidence.path, now)
+    return check
+
+
+# --- gathering what the report shows ---------------------------------------------------------------
+
+def gather_content(db: Database, analysis_id: int, check: HashCheck, examiner: str) -> ReportContent:
+    with db.unit_of_work() as session:
+        try:
+            analysis = load_analysis(session, analysis_id)
+        except ResultNotFound as exc:
+            raise ReportError(str(exc)) from None
+        events = audit.events_for(session, evidence_id=analysis.evidence.id)
+        audit_lines = tuple(AuditLine(e.at, e.actor, e.action, _details(e.details)) for e in events)
+    return ReportContent(report_uid=str(uuid.uuid4()), created_at=datetime.now().astimezone(), examiner=examiner,
+                         dfdesk_version=__version__, analysis=analysis, hash_check=check,
+                         models=model_facts(analysis), key_frames=key_frames(analysis, check), audit=audit_lines)
+
+
+def _details(details: dict) -> str:
+    text = json.dumps(details, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= AUDIT_DETAIL_CHARS else text[: AUDIT_DETAIL_CHARS - 1] + "…"
+
+
+def model_facts(analysis: AnalysisView) -> tuple[ModelFacts, ...]:
+    """Every model of the analysis: what it recorded first, then the installed card, else "not recorded"."""
+    recorded = {m.get("name"): m for m in analysis.models}
+    runs = {d.name: d for d in analysis.detectors}
+    names = list(runs) + [n for n in recorded if n not in runs]
+    return tuple(_facts(name, runs.get(name), recorded.get(name, {})) for name in names)
+
+
+def _facts(name: str, run: DetectorRun | None, recorded: dict) -> ModelFacts:
+    card = installed_card(name)
+    weights = (run.weights_sha256 if run else "") or recorded.get("weights_sha256", "")
+    card_facts = _card_facts(card, weights)
+    def pick(key: str) -> str:
+        return _recorded_text(recorded, key) or card_facts.get(key) or NOT_RECORDED
+
+    origin = "recorded with the analysis" + (f"; {card_facts['origin']}" if card_facts else "")
+    return ModelFacts(
+        name=name, version=(run.version if run else "") or recorded.get("version", NOT_RECORDED),
+        architecture=(run.architecture if run else "") or recorded.get("architecture", NOT_RECORDED),
+        status=run.status if run else "not run", note=run.note if run else "",
+        threshold=run.threshold if run else recorded.get("threshold"),
+        fake_probability=run.fake_probability if run else None, weights_sha256=weights,
+        training_data=pick("training_data"), metrics=pick("metrics"), calibration=pick("calibration"),
+        licence=pick("licence"), origin=origin)
+
+
+def _recorded_text(recorded: dict, key: str) -> str:
+    value = recorded.get(key)
+    if key == "calibration" and isinstance(value, dict):
+        return calibration_text(value.get("method", "none"), value)
+    if key == "metrics" and isinstance(value, dict):
+        return metrics_text(value)
+    return str(value) if value else ""
+
+
+def installed_card(name: str):
+    """The installed model card named ``name``, or None (unknown, unreadable, or models unavailable)."""
+    try:
+        from dfdesk.services.models import find_model  # imports torch: only when a report is made
+        return find_model(name)
+    except Exception as exc:  # noqa: BLE001 - a missing card only means "not recorded" in the report
+        log.info("no installed model card for %s: %s", name, exc)
+        return None
+
+
+def _card_facts(card, weights_used: str) -> dict[str, str]:
+    if card is None:
+        return {}
+    same = not weights_used or card.weights_sha256 == weights_used
+    origin = ("training data, metrics, calibration and licence from the installed model card" if same else
+              "training data, metrics, calibration and licence from the installed model card, WHOSE WEIGHTS "
+              f"DIFFER from those used (card: {card.weights_sha256 or 'none'})")
+    calibration = card.calibration
+    return {"training_data": card.training_data, "metrics": metrics_text(card.metrics),
+            "calibration": calibration_text(calibration.method, vars(calibration)), "licence": card.licence,
+            "origin": origin}
+
+
+def calibration_text(method: str, values: dict) -> str:
+    if method == "temperature":
+        return f"temperature scaling, T = {values.get('temperature')}"
+    if method == "platt":
+        return f"Platt scaling, a = {values.get('a')}, b = {values.get('b')}"
+    return "none (the model's own output is used as P(fake))"
+
+
+def metrics_text(metrics: dict) -> str:
+    return "; ".join(f"{key}: {value}" for key, value in sorted(metrics.items()))
+
+
+# --- key frames ----------------------------------------------------------------------------------
+
+def key_frames(analysis: AnalysisView, check: HashCheck) -> tuple[KeyFrame, ...]:
+    """The highest-scoring heat-map frames (in time order) with the face cut from the evidence beside each."""
+    chosen = sorted(analysis.heatmaps, key=lambda h: -h.fake_probability)[:MAX_KEY_FRAMES]
+    chosen.sort(key=lambda h: (h.frame_index, h.track_index, h.detector))
+    crops, remark = _face_crops(analysis, chosen, check)
+    fps = analysis.evidence.fps or 1.0
+    return tuple(KeyFrame(h.detector, h.track_index, h.frame_index, h.frame_index / fps, h.fake_probability,
+                          crop_png=crops.get((h.track_index, h.frame_index)), heatmap_png=_heatmap_png(h),
+                          remark=remark)
+                 for h in chosen)
+
+
+def _heatmap_png(heatmap: Heatmap) -> bytes | None:
+    """The heat-map PNG as saved by the analysis; None when it is gone or has changed since."""
+    try:
+        data = Path(heatmap.path).read_bytes()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != heatmap.sha256:
+        log.warning("heat map %s changed since the analysis; not shown", heatmap.path)
+        return None
+    return data
+
+
+def _face_crops(analysis: AnalysisView, chosen: list[Heatmap], check: HashCheck):
+    """PNG face crops keyed by (track, frame), and a remark when they cannot be shown."""
+    if not chosen:
+        return {}, ""
+    if not check.ok:
+        return {}, "face crop withheld: the evidence file no longer matches its intake hash"
+    boxes = {t.track_index: t.boxes for t in analysis.tracks}
+    wanted = {(h.track_index, h.frame_index): boxes.get(h.track_index, {}).get(h.frame_index) for h in chosen}
+    try:
+        with VideoReader(analysis.evidence.path, _video_info(analysis.evidence)) as reader:
+            images = {frame.index: frame.image for frame in reader.frames(sorted({f for _, f in wanted}))}
+    except VideoError as exc:
+        log.warning("face crops unavailable: %s", exc)
+        return {}, "face crop unavailable: the evidence could not be decoded"
+    return {key: _crop_png(images[key[1]], box) for key, box in wanted.items()
+            if box is not None and key[1] in images}, ""
+
+
+def _video_info(e: EvidenceView) -> VideoInfo:
+    return VideoInfo(e.path, e.size_bytes, e.container, e.codec, e.width, e.height, e.fps, e.frame_count,
+                     e.duration_s, e.rotation, e.has_audio, e.is_vfr)
+
+
+def _crop_png(image: np.ndarray, box: tuple[float, float, float, float]) -> bytes:
+    x1, y1, x2, y2 = box
+    half = max(x2 - x1, y2 - y1) * (1 + CROP_MARGIN) / 2
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    height, width = image.shape[:2]
+    left, top = int(max(cx - half, 0)), int(max(cy - half, 0))
+    right, bottom = int(min(cx + half, width)), int(min(cy + half, height))
+    crop = Image.fromarray(image[top:bottom, left:right])
+    crop.thumbnail((CROP_SIDE, CROP_SIDE))
+    buffer = io.BytesIO()
+    crop.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- writing and publishing ----------------------------------------------------------------------
+
+@contextmanager
+def _staged_files(target: Path) -> Iterator[tuple[Path, Path]]:
+    """Two temporary files beside ``target`` (the PDF and its checksum), removed unless renamed into place."""
+    files = []
+    try:
+        for suffix in (".pdf.part", ".sha256.part"):
+            handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=suffix)
+            os.close(handle)
+            os.chmod(name, REPORT_FILE_MODE)  # mkstemp's 0600 would hide the report from colleagues
+            files.append(Path(name))
+        yield files[0], files[1]
+    finally:
+        for path in files:
+            path.unlink(missing_ok=True)
+
+
+def _write_pdf(content: ReportContent, staged: Path) -> str:
+    with staged.open("wb") as stream:
+        build_pdf(content, stream)
+        stream.flush()
+        os.fsync(stream.fileno())
+    return sha256_file(staged)
+
+
+def _record_and_publish(db: Database, content: ReportContent, target: Path, digest: str, actor: str,
+                        moves: list[tuple[Path, Path]]) -> None:
+    """Record the report and rename the staged files into place as the last step of one transaction."""
+    evidence = content.analysis.evidence
+    published: list[Path] = []
+    try:
+        with db.unit_of_work() as session:
+            session.add(Report(report_uid=content.report_uid, analysis_id=content.analysis.id, path=str(target),
+                               sha256=digest, created_by=actor, evidence_hash_ok=content.hash_check.ok))
+            audit.record(session, actor, "report.export", case_id=evidence.case_id, evidence_id=evidence.id,
+                         analysis_id=content.analysis.id, report_uid=content.report_uid, path=str(target),
+                         sha256=digest, evidence_hash_ok=content.hash_check.ok,
+                         evidence_sha256_now=content.hash_check.now)
+            for staged, final in moves:
+                os.replace(staged, final)
+                published.append(final)
+    except BaseException:
+        for final in published:  # the transaction did not commit: take the files back
+            final.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,527 @@
+"""The PDF report's layout: what each section shows, the page header and footer, the embedded fonts.
+
+Everything here turns a :class:`ReportContent` (plain data gathered by ``report.py``) into reportlab
+flowables; nothing reads the database or the evidence file.  Text from the case (names, paths,
+notes) is XML-escaped before it reaches a Paragraph.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache, partial
+from typing import BinaryIO
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from dfdesk import paths
+from dfdesk.core.outcome import DETECTOR_NEEDS_TRAINING, DETECTOR_USED
+from dfdesk.services.report_charts import TimelineSpec, timeline_drawing
+from dfdesk.services.results import AnalysisView
+
+SANS, BOLD, MONO = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono"
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 18 * mm
+TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+LABEL_WIDTH = 120
+ALERT_RED = colors.HexColor("#B00000")
+RULE_GREY = colors.HexColor("#B8B8B8")
+NOT_RECORDED = "not recorded"
+
+
+# --- what the layout is given --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HashCheck:
+    intake: str
+    now: str  # the digest computed at export, or why the file could not be read
+    ok: bool
+
+    @property
+    def readable(self) -> bool:
+        return len(self.now) == 64
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    name: str
+    version: str
+    architecture: str
+    status: str
+    note: str
+    threshold: float | None
+    fake_probability: float | None
+    weights_sha256: str
+    training_data: str
+    metrics: str
+    calibration: str
+    licence: str
+    origin: str  # where the training data / metrics / calibration came from
+
+
+@dataclass(frozen=True)
+class KeyFrame:
+    detector: str
+    track_index: int
+    frame_index: int
+    time_s: float
+    fake_probability: float
+    crop_png: bytes | None
+    heatmap_png: bytes | None
+    remark: str = ""
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    actor: str
+    action: str
+    details: str
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    report_uid: str
+    created_at: datetime  # time-zone aware
+    examiner: str
+    dfdesk_version: str
+    analysis: AnalysisView
+    hash_check: HashCheck
+    models: tuple[ModelFacts, ...]
+    key_frames: tuple[KeyFrame, ...]
+    audit: tuple[AuditLine, ...]
+
+
+def build_pdf(content: ReportContent, stream: BinaryIO) -> None:
+    """Write the whole report to ``stream``."""
+    register_fonts()
+    evidence = content.analysis.evidence
+    doc = SimpleDocTemplate(stream, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + 6,
+                            bottomMargin=MARGIN + 4, title=f"dfdesk report {content.report_uid}",
+                            author=content.examiner, subject=f"{evidence.case_name}: {evidence.file_name}",
+                            creator=f"dfdesk {content.dfdesk_version}")
+    header = f"Case: {evidence.case_name}" + (f" ({evidence.case_number})" if evidence.case_number else "")
+    canvasmaker = partial(DecoratedCanvas, header=header, report_uid=content.report_uid,
+                          version=content.dfdesk_version)
+    doc.build(story(content), canvasmaker=canvasmaker)
+
+
+def story(content: ReportContent) -> list:
+    parts = [*title_block(content), *integrity_alert(content.hash_check), *evidence_section(content),
+             *method_section(content), *results_section(content), *conclusion_section(content),
+             *limitations_section(content), *audit_section(content)]
+    return parts
+
+
+# --- fonts, styles, small builders ---------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def register_fonts() -> None:
+    """Embed DejaVu (Latin, Greek, Cyrillic and more) so case names in any of them print."""
+    for name, file in ((SANS, "DejaVuSans.ttf"), (BOLD, "DejaVuSans-Bold.ttf"), (MONO, "DejaVuSansMono.ttf")):
+        pdfmetrics.registerFont(TTFont(name, str(paths.resource("fonts", file))))
+    pdfmetrics.registerFontFamily(SANS, normal=SANS, bold=BOLD, italic=SANS, boldItalic=BOLD)
+
+
+STYLES = {
+    "body": ParagraphStyle("body", fontName=SANS, fontSize=8.5, leading=11.5),
+    "small": ParagraphStyle("small", fontName=SANS, fontSize=7, leading=9),
+    "mono": ParagraphStyle("mono", fontName=MONO, fontSize=7.5, leading=10),
+    "title": ParagraphStyle("title", fontName=BOLD, fontSize=17, leading=22, spaceAfter=6),
+    "h1": ParagraphStyle("h1", fontName=BOLD, fontSize=12.5, leading=16, spaceBefore=10, spaceAfter=5,
+                         textColor=colors.HexColor("#1F3A5F"), keepWithNext=1),
+    "h2": ParagraphStyle("h2", fontName=BOLD, fontSize=9.5, leading=12, spaceBefore=6, spaceAfter=3,
+                         keepWithNext=1),  # a heading never ends a page
+    "intro": ParagraphStyle("intro", fontName=SANS, fontSize=8.5, leading=11.5, keepWithNext=1),
+    "intro_small": ParagraphStyle("intro_small", fontName=SANS, fontSize=7, leading=9, keepWithNext=1),
+    "verdict": ParagraphStyle("verdict", fontName=BOLD, fontSize=11, leading=15, spaceAfter=4),
+    "alert": ParagraphStyle("alert", fontName=BOLD, fontSize=10, leading=13.5, textColor=ALERT_RED),
+}
+
+
+# Tables set their cells' font even when every cell is a flowable: name ours, or Helvetica (not
+# embedded) gets listed in the PDF.
+CELL_BASE = [("FONTNAME", (0, 0), (-1, -1), SANS), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
+
+
+def para(text: str, style: str = "body") -> Paragraph:
+    """A paragraph of plain (escaped) text."""
+    return Paragraph(escape(text), STYLES[style])
+
+
+def markup(text: str, style: str = "body") -> Paragraph:
+    """A paragraph whose text is already reportlab markup (callers escape what they insert)."""
+    return Paragraph(text, STYLES[style])
+
+
+def key_values(rows: list[tuple[str, object]]) -> Table:
+    """A two-column label / value table; values may be strings or flowables."""
+    cells = [[para(label, "small"), value if not isinstance(value, str) else para(value)] for label, value in rows]
+    table = Table(cells, colWidths=[LABEL_WIDTH, TEXT_WIDTH - LABEL_WIDTH])
+    table.setStyle(TableStyle([*CELL_BASE, ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE_GREY)]))
+    return table
+
+
+def grid(header: list[str], rows: list[list], widths: list[float], font_size: float = 7.5) -> Table:
+    style = ParagraphStyle("cell", fontName=SANS, fontSize=font_size, leading=font_size + 2.5)
+    head = [Paragraph(f"<b>{escape(h)}</b>", style) for h in header]
+    body = [[c if not isinstance(c, str) else Paragraph(escape(c), style) for c in row] for row in rows]
+    table = Table([head, *body], colWidths=widths, repeatRows=1)
+    table.setStyle(TableStyle([*CELL_BASE, ("GRID", (0, 0), (-1, -1), 0.25, RULE_GREY),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EDF3")),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]))
+    return table
+
+
+def local_time(moment: datetime) -> str:
+    """Date and time in the examiner's time zone, with the zone named and its offset from UTC."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    local = aware.astimezone()
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def percent(probability: float | None) -> str:
+    return "—" if probability is None else f"{probability:.2f} ({probability * 100:.0f} %)"
+
+
+def file_size(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size:,} bytes ({size / scale:.1f} {unit})"
+    return f"{size:,} bytes"
+
+
+# --- 1. title block ------------------------------------------------------------------------------
+
+def title_block(content: ReportContent) -> list:
+    evidence = content.analysis.evidence
+    rows = [("Case name", evidence.case_name), ("Case number", evidence.case_number or NOT_RECORDED),
+            ("Evidence", evidence.file_name), ("Examiner", content.examiner),
+            ("Report date", local_time(content.created_at)), ("dfdesk version", content.dfdesk_version),
+            ("Report ID", para(content.report_uid, "mono")),
+            ("Analysis", f"#{content.analysis.id}, run {local_time(content.analysis.created_at)} "
+                         f"by {content.analysis.created_by}")]
+    return [para("Forensic video analysis report", "title"), key_values(rows), Spacer(1, 6)]
+
+
+def integrity_alert(check: HashCheck) -> list:
+    if check.ok:
+        return []
+    what = ("the file's SHA-256 now DIFFERS from the one recorded at intake: the evidence has been altered or "
+            "replaced since it was ingested" if check.readable else
+            f"the evidence file could not be re-hashed ({check.now})")
+    text = (f"EVIDENCE INTEGRITY FAILURE: {what}. The results below were computed on the file as ingested and "
+            "cannot be attributed to the file now on disk. This failure is recorded in the audit log.")
+    box = Table([[para(text, "alert")]], colWidths=[TEXT_WIDTH])
+    box.setStyle(TableStyle([*CELL_BASE, ("BOX", (0, 0), (-1, -1), 1.5, ALERT_RED),
+                             ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#FDECEC")),
+                             ("TOPPADDING", (0, 0), (-1, -1), 6), ("BOTTOMPADDING", (0, 0), (-1, -1), 6)]))
+    return [box, Spacer(1, 6)]
+
+
+# --- 2. evidence ---------------------------------------------------------------------------------
+
+def evidence_section(content: ReportContent) -> list:
+    e, check = content.analysis.evidence, content.hash_check
+    rate = f"{e.fps:.3f} fps" + (" (variable frame rate)" if e.is_vfr else "")
+    rows = [("File name", e.file_name), ("Path", e.path), ("Size", file_size(e.size_bytes)),
+            ("SHA-256 at intake", para(check.intake, "mono")),
+            ("SHA-256 at export", para(check.now, "mono" if check.readable else "body")),
+            ("Comparison", hash_verdict(check)), ("Container", e.container), ("Codec", e.codec),
+            ("Resolution", f"{e.width} x {e.height} pixels (as displayed)"), ("Frame rate", rate),
+            ("Frame count", f"{e.frame_count:,}"), ("Duration", f"{e.duration_s:.3f} s"),
+            ("Rotation", f"{e.rotation}° clockwise to display upright"),
+            ("Audio present", "yes" if e.has_audio else "no"),
+            ("Ingested", f"{local_time(e.ingested_at)} by {e.ingested_by}")]
+    return [para("1. Evidence", "h1"), key_values(rows)]
+
+
+def hash_verdict(check: HashCheck) -> Paragraph:
+    if check.ok:
+        return para("MATCH: the file is bit-for-bit the one ingested.")
+    if check.readable:
+        return para("MISMATCH: the file has changed since intake.", "alert")
+    return para("NOT VERIFIED: the file could not be read.", "alert")
+
+
+# --- 3. method -----------------------------------------------------------------------------------
+
+SETTING_LABELS = {"sampling": "Sampling mode", "frames": "Frames requested"}
+FACE_SETTING_KEYS = ("faces", "face", "face_detection", "face_settings")
+
+
+def method_section(content: ReportContent) -> list:
+    a = content.analysis
+    settings = dict(a.settings)
+    face = next((settings.pop(k) for k in FACE_SETTING_KEYS if k in settings), None)
+    rows = [("Sampling mode", str(settings.pop("sampling", NOT_RECORDED))),
+            ("Frames", f"{settings.pop('frames', NOT_RECORDED)} requested, {a.frames_sampled} sampled, "
+                       f"{a.frames_with_face} with a face"),
+            ("Seed", str(a.seed)), ("Face detection", describe_mapping(face) if face else NOT_RECORDED)]
+    rows += [(f"Setting: {key}", describe_value(value)) for key, value in sorted(settings.items())]
+    parts = [para("2. Method", "h1"), key_values(rows), para("Models", "h2")]
+    parts += [KeepTogether([model_card_table(m), Spacer(1, 5)]) for m in content.models]
+    parts += [para("Fusion rule", "h2"), para(fusion_text(a))]
+    return parts
+
+
+def describe_mapping(mapping: dict) -> str:
+    return "; ".join(f"{k} = {describe_value(v)}" for k, v in mapping.items()) or NOT_RECORDED
+
+
+def describe_value(value: object) -> str:
+    if isinstance(value, dict):
+        return describe_mapping(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(describe_value(v) for v in value)
+    return str(value)
+
+
+def model_card_table(model: ModelFacts) -> Table:
+    threshold = NOT_RECORDED if model.threshold is None else f"{model.threshold:.3f}"
+    rows = [("Model", f"{model.name} (status: {status_words(model.status)})"), ("Version", model.version),
+            ("Architecture", model.architecture), ("Training data", model.training_data),
+            ("Weights SHA-256", para(model.weights_sha256, "mono") if model.weights_sha256 else NOT_RECORDED),
+            ("Validation metrics", model.metrics), ("Decision threshold", threshold),
+            ("Calibration", model.calibration), ("Licence", model.licence), ("Facts from", model.origin)]
+    return key_values(rows)
+
+
+def fusion_text(analysis: AnalysisView) -> str:
+    verdict = analysis.verdict
+    if verdict is None:
+        return NOT_RECORDED
+    return (f"Rule: {verdict.fusion or NOT_RECORDED}, over the calibrated P(fake) of every model used (models that "
+            "need training, failed or had no input are excluded). Verdict: fake when the whole uncertainty band lies "
+            f"at or above {verdict.fake_threshold:.2f}, real when it lies at or below {verdict.real_threshold:.2f}, "
+            "inconclusive otherwise.")
+
+
+STATUS_WORDS = {DETECTOR_USED: "used", DETECTOR_NEEDS_TRAINING: "excluded: needs training",
+                "failed": "excluded: failed", "no_input": "excluded: no usable input"}
+
+
+EXCLUSION_REASONS = {DETECTOR_NEEDS_TRAINING: "because it needs training", "failed": "because it failed",
+                     "no_input": "because it had no usable input", "not run": "because it was not run"}
+
+
+def status_words(status: str) -> str:
+    return STATUS_WORDS.get(status, status)
+
+
+# --- 4. results ----------------------------------------------------------------------------------
+
+VERDICT_WORDS = {
+    "fake": "MANIPULATED: the models find this video likely to be a deepfake.",
+    "real": "NO MANIPULATION DETECTED by these models (this is not proof that the video is authentic).",
+    "inconclusive": "INCONCLUSIVE: the models cannot tell whether this video was manipulated.",
+    "no_face": "NO VERDICT: no face was found in the sampled frames.",
+}
+
+
+def results_section(content: ReportContent) -> list:
+    return [para("3. Results", "h1"), *verdict_block(content.analysis), para("Per-model results", "h2"),
+            model_results_table(content.models), *timeline_block(content.analysis), *track_block(content.analysis),
+            *key_frame_block(content)]
+
+
+def verdict_block(analysis: AnalysisView) -> list:
+    verdict = analysis.verdict
+    if verdict is None:
+        return [para("No verdict was recorded for this analysis.", "verdict")]
+    parts = [para(f"Verdict: {verdict.label} — {VERDICT_WORDS.get(verdict.label, verdict.label)}", "verdict")]
+    if verdict.fake_probability is not None:
+        parts.append(para(f"Fused probability that the video is fake, P(fake) = {percent(verdict.fake_probability)}."))
+    if verdict.band:
+        low, high = verdict.band
+        parts.append(para(f"Uncertainty band: {low:.2f} to {high:.2f}, i.e. the probability of manipulation is "
+                          f"estimated between {low * 100:.0f} % and {high * 100:.0f} %. "
+                          f"{band_position(low, high, verdict.fake_threshold, verdict.real_threshold)}"))
+    parts += [para(f"Why: {verdict.explanation}"), para(f"Agreement between models: {verdict.agreement}")]
+    parts += [para(f"Warning: {w}") for w in analysis.warnings]
+    return parts
+
+
+def band_position(low: float, high: float, fake_threshold: float, real_threshold: float) -> str:
+    if low >= fake_threshold:
+        return f"The whole band lies above the fake threshold ({fake_threshold:.2f})."
+    if high <= real_threshold:
+        return f"The whole band lies below the real threshold ({real_threshold:.2f})."
+    return (f"The band overlaps the undecided zone between {real_threshold:.2f} and {fake_threshold:.2f}, "
+            "so no firm call can be made.")
+
+
+def model_results_table(models: tuple[ModelFacts, ...]) -> Table:
+    rows = []
+    for m in models:
+        used = m.status == DETECTOR_USED and m.fake_probability is not None
+        threshold = "—" if m.threshold is None else f"{m.threshold:.2f}"
+        reading = ("fake side" if m.fake_probability >= m.threshold else "real side") if used and m.threshold \
+            is not None else "—"
+        rows.append([m.name, m.version, status_words(m.status), threshold,
+                     percent(m.fake_probability) if used else "— (no score)", reading, m.note])
+    return grid(["Model", "Version", "Status", "Threshold", "P(fake)", "Reading", "Note"], rows,
+                [88, 44, 80, 50, 60, 46, TEXT_WIDTH - 368])
+
+
+def timeline_block(analysis: AnalysisView) -> list:
+    main = next((t.track_index for t in analysis.tracks if t.is_main), 0)
+    series = {name: [p for p in points if p.track_index == main] for name, points in analysis.points.items()}
+    series = {name: points for name, points in series.items() if points}
+    if not series:
+        return [para("Timeline", "h2"), para("No per-frame scores were recorded.")]
+    verdict = analysis.verdict
+    spec = TimelineSpec(series, analysis.evidence.duration_s or max(p.time_s for s in series.values() for p in s),
+                        verdict.fake_threshold if verdict else 0.5, verdict.real_threshold if verdict else 0.5, main)
+    caption = (f"P(fake) per sampled frame of face track {main} (the main face) for every model and the fused "
+               "score; breaks in a line are frames without that face.")
+    return [para("Timeline", "h2"), timeline_drawing(spec, TEXT_WIDTH, 190, SANS), para(caption, "small")]
+
+
+def track_block(analysis: AnalysisView) -> list:
+    if not analysis.tracks:
+        return [para("Face tracks", "h2"), para("No face track was found.")]
+    fps = analysis.evidence.fps or 1.0
+    rows = []
+    for track in analysis.tracks:
+        per_model = "; ".join(f"{d.name} {d.track_probabilities[track.track_index]:.2f}" for d in analysis.detectors
+                              if track.track_index in d.track_probabilities)
+        first, last = min(track.frame_indices), max(track.frame_indices)
+        rows.append([str(track.track_index), "yes" if track.is_main else "no", str(len(track.frame_indices)),
+                     f"frames {first}–{last} ({first / fps:.2f}–{last / fps:.2f} s)",
+                     percent(track.fake_probability), per_model or "—"])
+    return [para("Face tracks", "h2"),
+            grid(["Track", "Main", "Frames", "Span", "Fused P(fake)", "Per model P(fake)"], rows,
+                 [34, 34, 42, 130, 70, TEXT_WIDTH - 310])]
+
+
+def key_frame_block(content: ReportContent) -> list:
+    if not content.key_frames:
+        return [para("Key frames", "h2"), para("No key frames or heat maps were recorded.")]
+    rows = [[key_frame_caption(k), picture(k.crop_png, "face crop unavailable"),
+             picture(k.heatmap_png, "no heat map")] for k in content.key_frames]
+    intro = ("The frames with the highest scores: the face as cut from the evidence file (left) and the model's "
+             "heat map of where it saw signs of manipulation (right).")
+    return [para("Key frames", "h2"), para(intro, "intro"),
+            grid(["Frame", "Face crop (evidence)", "Heat map"], rows, [TEXT_WIDTH - 2 * 140, 140, 140])]
+
+
+def key_frame_caption(frame: KeyFrame) -> Paragraph:
+    lines = [f"frame {frame.frame_index} at {frame.time_s:.2f} s", f"face track {frame.track_index}",
+             f"model {frame.detector}", f"P(fake) {frame.fake_probability:.2f}"]
+    if frame.remark:
+        lines.append(frame.remark)
+    return markup("<br/>".join(escape(line) for line in lines), "small")
+
+
+def picture(png: bytes | None, missing: str, side: float = 128) -> object:
+    if png is None:
+        return para(missing, "small")
+    width, height = ImageReader(io.BytesIO(png)).getSize()
+    scale = side / max(width, height)
+    return Image(io.BytesIO(png), width=width * scale, height=height * scale)
+
+
+# --- 5. conclusion, limitations, audit trail -----------------------------------------------------
+
+def conclusion_section(content: ReportContent) -> list:
+    parts = [para("4. Analyst's conclusion and notes", "h1")]
+    if not content.analysis.notes:
+        return [*parts, para("The analyst recorded no conclusion and no notes for this evidence.")]
+    for note in content.analysis.notes:
+        head = f"{local_time(note.created_at)}, {note.author}"
+        if note.conclusion:
+            head += f" — conclusion: {note.conclusion} (with the automatic verdict)"
+        parts += [para(head, "h2"), para(note.text or "(no text)")]
+    return parts
+
+
+def limitations_section(content: ReportContent) -> list:
+    return [para("5. Limitations", "h1"), *[para(f"• {line}") for line in limitation_lines(content)]]
+
+
+def limitation_lines(content: ReportContent) -> list[str]:
+    e = content.analysis.evidence
+    lines = [f"{m.name} was trained on: {m.training_data}. It was not trained on other sources or manipulation "
+             "methods, which it may miss or misjudge." for m in content.models if m.status == DETECTOR_USED]
+    lines += [f"Excluded from the verdict: {m.name}, {EXCLUSION_REASONS.get(m.status, m.status)}"
+              + (f" ({m.note})." if m.note else ".") for m in content.models if m.status != DETECTOR_USED]
+    bitrate = e.size_bytes * 8 / e.duration_s / 1000 if e.duration_s else 0.0
+    lines.append(f"Compression: the evidence is {e.codec} at about {bitrate:,.0f} kbit/s on average, {e.width} x "
+                 f"{e.height} pixels. Strong compression, re-encoding, resizing and small faces remove the traces "
+                 "detectors rely on and lower their reliability; compression differences alone can also make "
+                 "videos look different to a model.")
+    lines.append("Scores are computed on sampled frames only; manipulation confined to frames that were not sampled, "
+                 "or to faces that were not detected, is not seen. Audio is not analysed.")
+    lines.append("A 'real' verdict means these models found no sign of manipulation; it is not proof of "
+                 "authenticity. Any verdict should be weighed with the rest of the case.")
+    return lines
+
+
+def audit_section(content: ReportContent) -> list:
+    rows = [[local_time(line.at), line.actor, line.action, line.details] for line in content.audit]
+    parts = [para("6. Audit trail of this evidence", "h1"),
+             para("Every recorded action on this evidence, oldest first (this export is logged as "
+                  "'report.export' once the report is complete).", "intro_small")]
+    if not rows:
+        return [*parts, para("No audit events recorded.")]
+    return [*parts, grid(["Time", "Actor", "Action", "Details"], rows, [118, 60, 85, TEXT_WIDTH - 263], 6.5)]
+
+
+# --- 6. page header and footer -------------------------------------------------------------------
+
+class DecoratedCanvas(Canvas):
+    """Keeps every page until the end so each can say "page x of y" beside the case and report id."""
+
+    def __init__(self, *args, header: str, report_uid: str, version: str, **kwargs):
+        kwargs["initialFontName"] = SANS  # else an unused, unembedded Helvetica is listed on every page
+        super().__init__(*args, **kwargs)
+        self._header, self._uid, self._version = header, report_uid, version
+        self._pages: list[dict] = []
+
+    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        for number, state in enumerate(self._pages, start=1):
+            self.__dict__.update(state)
+            self._decorate(number, len(self._pages))
+            super().showPage()
+        super().save()
+
+    def _decorate(self, number: int, total: int) -> None:
+        self.saveState()
+        self.setStrokeColor(RULE_GREY)
+        self.setLineWidth(0.5)
+        top, bottom = PAGE_HEIGHT - MARGIN + 2, MARGIN - 4
+        self.line(MARGIN, top - 3, PAGE_WIDTH - MARGIN, top - 3)
+        self.line(MARGIN, bottom + 9, PAGE_WIDTH - MARGIN, bottom + 9)
+        self.setFont(SANS, 7.5)
+        uid = f"Report {self._uid}"
+        self.drawString(MARGIN, top, fit(self._header, SANS, 7.5, TEXT_WIDTH - pdfmetrics.stringWidth(uid, SANS, 7.5)
+                                         - 12))
+        self.drawRightString(PAGE_WIDTH - MARGIN, top, uid)
+        self.drawString(MARGIN, bottom, f"dfdesk {self._version} — forensic video analysis report")
+        self.drawRightString(PAGE_WIDTH - MARGIN, bottom, f"page {number} of {total}")
+        self.restoreState()
+
+
+def fit(text: str, font: str, size: float, width: float) -> str:
+    """``text`` shortened with an ellipsis until it fits ``width`` points."""
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text + "…"
