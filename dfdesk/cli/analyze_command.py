@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--fusion", choices=("mean", "weighted", "stacking"), default="mean")
     parser.add_argument("--aggregation", choices=("mean", "confident"), default="mean",
                         help="how frame-level detectors turn frame scores into a video score")
-    parser.add_argument("--case", default=DEFAULT_CASE, help=f"case to file the video under (default: {DEFAULT_CASE!r})")
+    parser.add_argument("--case", default=DEFAULT_CASE, help=f"case to file the video in (default: {DEFAULT_CASE!r})")
     parser.add_argument("--report", type=Path, metavar="OUT.pdf", help="also export the PDF report")
     add_db_option(parser)
     parser.set_defaults(handler=analyze)
@@ -58,10 +58,20 @@ def analyze(args: argparse.Namespace) -> int:
         _write_json(args.json, document)
     _print_summary(document)
     if args.report:
-        from dfdesk.services.report import export_report
+        return _export_report(db, analysis_id, args.report, actor)
+    return EXIT_OK
 
-        result = export_report(db, analysis_id, args.report, actor)
-        print(f"report: {result.path} (sha256 {result.sha256})")
+
+def _export_report(db, analysis_id: int, out: Path, actor: str) -> int:
+    from dfdesk.services.report import ReportError, export_report
+
+    try:
+        result = export_report(db, analysis_id, out, actor)
+    except ReportError as exc:
+        raise CliError(f"analysis {analysis_id} saved, but the report was not written: {exc}") from None
+    print(f"report: {result.path} (sha256 {result.sha256})")
+    if not result.evidence_hash_ok:
+        raise CliError("the evidence file no longer matches its intake SHA-256 (see the report)", EXIT_FAILURE)
     return EXIT_OK
 
 

@@ -60,9 +60,3 @@ def overlay(face: np.ndarray, heat: np.ndarray, opacity: float = 0.45) -> np.nda
     coloured = cv2.applyColorMap(np.uint8(np.clip(heat, 0, 1) * 255), cv2.COLORMAP_JET)
     coloured = cv2.cvtColor(coloured, cv2.COLOR_BGR2RGB)
     return cv2.addWeighted(rgb, 1 - opacity, coloured, opacity, 0)
-
-
-def side_by_side(face: np.ndarray, heat: np.ndarray) -> np.ndarray:
-    """The face crop and its overlay next to each other (what the gallery and the report show)."""
-    rgb = face if face.ndim == 3 else cv2.cvtColor(face, cv2.COLOR_GRAY2RGB)
-    return np.concatenate([rgb, overlay(face, heat)], axis=1)

@@ -19,7 +19,13 @@ from dfdesk import paths
 from dfdesk.core.crop_cache import CropCache
 from dfdesk.core.crops import CropSpec
 from dfdesk.core.faces import FaceSettings
-from dfdesk.core.outcome import DETECTOR_FAILED, DETECTOR_NEEDS_TRAINING, DETECTOR_NO_INPUT, AnalysisOutcome, DetectorRun
+from dfdesk.core.outcome import (
+    DETECTOR_FAILED,
+    DETECTOR_NEEDS_TRAINING,
+    DETECTOR_NO_INPUT,
+    AnalysisOutcome,
+    DetectorRun,
+)
 from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces
 from dfdesk.core.probe import sha256_file
 from dfdesk.core.sampling import SamplingPlan, union_indices
@@ -59,12 +65,6 @@ class AnalysisRequest:
     heatmaps_per_detector: int = 3
     batch_size: int = 8
     face: FaceSettings = field(default_factory=FaceSettings)
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["models"] = list(self.models) if self.models else None
-        return data
-
 
 @dataclass(frozen=True)
 class DetectorScored:
@@ -149,7 +149,11 @@ def _verify_hash(db: Database, path: str, digest: str, case_id: int, evidence_id
 
 
 def _analysis_row(session, evidence_id, request, actor, selection, plans, device, resume_id) -> Analysis:
-    settings = {"request": request.to_dict(), "device": device, "plans": {n: p.to_dict() for n, p in plans.items()},
+    settings = {"sampling": request.sampling or "per model card", "frames": request.frames or "per model card",
+                "models_requested": list(request.models) if request.models else "every trained model",
+                "device": device, "fusion": request.fusion, "frame_aggregation": request.frame_aggregation,
+                "batch_size": request.batch_size, "heatmaps_per_detector": request.heatmaps_per_detector,
+                "face_settings": request.face.to_dict(), "plans": {n: p.to_dict() for n, p in plans.items()},
                 "worker": {"pid": os.getpid(), "host": socket.gethostname()}}
     models = [_model_record(c) for c in selection.usable]
     if resume_id is not None:

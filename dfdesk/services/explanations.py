@@ -1,6 +1,6 @@
 """Heat maps of the most suspicious frames: native attention where the detector has it, Grad-CAM otherwise.
 
-Each is saved as a PNG (face crop | overlay) in the case's data folder and referenced from the database.
+Each is saved as a PNG (the heat map over the face crop) in the case's data folder and referenced from the database.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from dfdesk import paths
-from dfdesk.core.explain import gradcam, last_conv, normalise_maps, side_by_side
+from dfdesk.core.explain import gradcam, last_conv, normalise_maps, overlay
 from dfdesk.core.outcome import DETECTOR_USED, DetectorRun, Heatmap
 from dfdesk.core.pipeline import FaceExtraction
 from dfdesk.detectors.cards import fake_logit
@@ -34,7 +34,7 @@ def render_heatmaps(case_id: int, analysis_id: int, runs: list[DetectorRun], sco
             heat, kind = _heat(card, model, clip, point.frame_index, crops, device)
             if heat is not None:
                 heatmaps.append(_save(folder, run.name, main, point.frame_index, point.fake_probability,
-                                      side_by_side(crops[point.frame_index], heat), kind))
+                                      overlay(crops[point.frame_index], heat), kind))
     return heatmaps
 
 

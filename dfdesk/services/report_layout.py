@@ -269,11 +269,26 @@ def method_section(content: ReportContent) -> list:
             ("Frames", f"{settings.pop('frames', NOT_RECORDED)} requested, {a.frames_sampled} sampled, "
                        f"{a.frames_with_face} with a face"),
             ("Seed", str(a.seed)), ("Face detection", describe_mapping(face) if face else NOT_RECORDED)]
+    plans = settings.pop("plans", {})
+    settings.pop("worker", None)  # which process ran it: bookkeeping, not method
+    rows += [(f"Frames scored by {name}", plan_words(plan)) for name, plan in sorted(plans.items())]
     rows += [(f"Setting: {key}", describe_value(value)) for key, value in sorted(settings.items())]
     parts = [para("2. Method", "h1"), key_values(rows), para("Models", "h2")]
-    parts += [KeepTogether([model_card_table(m), Spacer(1, 5)]) for m in content.models]
+    scored = [m for m in content.models if m.status != DETECTOR_NEEDS_TRAINING]
+    untrained = [m.name for m in content.models if m.status == DETECTOR_NEEDS_TRAINING]
+    parts += [KeepTogether([model_card_table(m), Spacer(1, 5)]) for m in scored]
+    if untrained:
+        parts.append(para("Installed architectures without trained weights, excluded from the verdict: "
+                          + ", ".join(untrained) + "."))
     parts += [para("Fusion rule", "h2"), para(fusion_text(a))]
     return parts
+
+
+def plan_words(plan: dict) -> str:
+    clips = plan.get("clips", [])
+    grouping = f" in {len(clips)} clip(s) of {len(clips[0])}" if clips and len(clips[0]) > 1 else ""
+    return (f"{plan.get('mode', NOT_RECORDED)} sampling, {len(plan.get('indices', []))} frames{grouping}, "
+            f"seed {plan.get('seed', NOT_RECORDED)}")
 
 
 def describe_mapping(mapping: dict) -> str:

@@ -4,22 +4,27 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-import numpy as np
-
 from dfdesk import paths
 from dfdesk.core.fusion import (
     FusionError,
     Stacking,
     VerdictRule,
-    agreement,
     aggregate_frames,
+    agreement,
     bootstrap_band,
     decide,
     fuse,
     validation_weight,
 )
-from dfdesk.core.outcome import DETECTOR_NO_INPUT, DETECTOR_USED, AnalysisOutcome, DetectorRun, FramePoint
-from dfdesk.core.outcome import TrackOutcome, Verdict
+from dfdesk.core.outcome import (
+    DETECTOR_NO_INPUT,
+    DETECTOR_USED,
+    AnalysisOutcome,
+    DetectorRun,
+    FramePoint,
+    TrackOutcome,
+    Verdict,
+)
 from dfdesk.core.pipeline import FaceExtraction
 from dfdesk.services.detector_runs import units_of
 

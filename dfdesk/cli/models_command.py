@@ -1,0 +1,86 @@
+"""`dfdesk models list|show|import|export-onnx`."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dfdesk.cli.common import EXIT_OK, CliError, add_db_option, open_database
+from dfdesk.detectors.cards import CardError, card_to_dict
+from dfdesk.detectors.weights import WeightsError
+from dfdesk.services import audit
+from dfdesk.services.identity import current_analyst
+from dfdesk.services.models import (
+    ModelStoreError,
+    export_onnx,
+    find_model,
+    import_model,
+    scan_installed,
+    untrained_cards,
+)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    models = commands.add_parser("models", help="installed detector models")
+    sub = models.add_subparsers(dest="models_command", required=True)
+    sub.add_parser("list", help="list installed models and architectures that need training").set_defaults(
+        handler=list_models)
+    show = sub.add_parser("show", help="print a model card")
+    show.add_argument("name")
+    show.set_defaults(handler=show_model)
+    imp = sub.add_parser("import", help="install a weights file (safetensors, ONNX, or a PyTorch checkpoint)")
+    imp.add_argument("path", type=Path)
+    imp.add_argument("--architecture", required=True)
+    imp.add_argument("--name", required=True)
+    imp.add_argument("--training-data", default="", help="what the weights were trained on")
+    imp.add_argument("--licence", default="")
+    add_db_option(imp)
+    imp.set_defaults(handler=import_weights)
+    onnx = sub.add_parser("export-onnx", help="export an installed model to ONNX")
+    onnx.add_argument("name")
+    onnx.add_argument("--out", type=Path, required=True)
+    onnx.set_defaults(handler=export_model)
+
+
+def list_models(_args: argparse.Namespace) -> int:
+    found = scan_installed()
+    for card in sorted(found.cards, key=lambda c: c.name):
+        state = "trained" if card.trained else "needs training"
+        print(f"{card.name}\t{card.architecture}\t{card.version}\t{state}\t{card.weights_sha256[:16]}")
+    for card in untrained_cards():
+        print(f"{card.architecture}\t{card.architecture}\t-\tneeds training (no trained weights installed)\t-")
+    for problem in found.problems:
+        print(f"! {problem.path}: {problem.message}")
+    return EXIT_OK
+
+
+def show_model(args: argparse.Namespace) -> int:
+    try:
+        card = find_model(args.name)
+    except ModelStoreError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(card_to_dict(card), indent=2, ensure_ascii=False, default=str))
+    return EXIT_OK
+
+
+def import_weights(args: argparse.Namespace) -> int:
+    try:
+        card = import_model(args.path, args.architecture, args.name, training_data=args.training_data,
+                            licence=args.licence)
+    except (ModelStoreError, WeightsError, CardError, OSError) as exc:
+        raise CliError(str(exc)) from None
+    db = open_database(args.db)
+    with db.unit_of_work() as session:
+        audit.record(session, current_analyst(), "model.import", name=card.name, architecture=card.architecture,
+                     weights_sha256=card.weights_sha256, source=str(args.path))
+    print(f"installed {card.name} ({card.architecture}) sha256 {card.weights_sha256}")
+    return EXIT_OK
+
+
+def export_model(args: argparse.Namespace) -> int:
+    try:
+        result = export_onnx(args.name, args.out)
+    except (ModelStoreError, WeightsError, CardError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"exported {args.name} to {result.path} (opset {result.opset}, {result.exporter} exporter)")
+    return EXIT_OK
