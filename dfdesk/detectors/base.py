@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -30,6 +31,20 @@ class InputSpec:
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
     frames_per_clip: int = 1  # T
     sampling: str = "uniform"  # default sampler: "uniform" | "random" | "clips"
+
+
+def crops_to_tensor(crops, spec: InputSpec) -> torch.Tensor:
+    """uint8 crops (T, H, W[, C]) -> float (T, C, H, W) scaled to [0, 1], then ``(x - mean) / std`` per channel.
+
+    The one preprocessing step shared by analysis and training, so the two can never disagree.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(crops) if isinstance(crops, (list, tuple)) else crops))
+    x = x.float().div_(255.0)
+    x = x.unsqueeze(-1) if x.ndim == 3 else x
+    x = x.permute(0, 3, 1, 2)
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
+    return (x - mean) / std
 
 
 @dataclass

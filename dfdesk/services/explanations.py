@@ -14,8 +14,9 @@ from dfdesk import paths
 from dfdesk.core.explain import gradcam, last_conv, normalise_maps, overlay
 from dfdesk.core.outcome import DETECTOR_USED, DetectorRun, Heatmap
 from dfdesk.core.pipeline import FaceExtraction
+from dfdesk.detectors.base import crops_to_tensor
 from dfdesk.detectors.cards import fake_logit
-from dfdesk.services.inference import ClipScore, to_tensor
+from dfdesk.services.inference import ClipScore
 
 
 def render_heatmaps(case_id: int, analysis_id: int, runs: list[DetectorRun], scores: dict,
@@ -55,7 +56,7 @@ def _heat(card, model, clip: ClipScore, frame: int, crops: dict, device: str):
     if layer is None:
         return None, ""
     frames = (frame,) if clip.frame_probabilities is not None else clip.frames
-    tensor = to_tensor([crops[f] for f in frames], card.input)[None].to(device)
+    tensor = crops_to_tensor([crops[f] for f in frames], card.input)[None].to(device)
     maps = gradcam(model, tensor, lambda out: fake_logit(card, out.clip_logits), layer)
     return maps[0 if len(frames) == 1 else position], "gradcam"
 

@@ -10,7 +10,7 @@ import torch
 from dfdesk.core.crops import CropSpec
 from dfdesk.core.pipeline import Cancelled, FaceExtraction
 from dfdesk.core.sampling import SamplingPlan
-from dfdesk.detectors.base import Detector, InputSpec
+from dfdesk.detectors.base import Detector, crops_to_tensor
 from dfdesk.detectors.cards import ModelCard, fake_probability
 
 MIN_CLIP_COVERAGE = 0.5  # a clip is scored when its track has a face in at least half of its frames
@@ -31,16 +31,6 @@ class ClipScore:
     frame_probabilities: tuple[float, ...] | None  # per position, frame-level detectors
     attention: tuple[float, ...] | None  # temporal weights per position
     spatial_maps: np.ndarray | None  # (T, h, w) in [0, 1]
-
-
-def to_tensor(crops: Sequence[np.ndarray], spec: InputSpec) -> torch.Tensor:
-    """(T, C, H, W) float32, scaled to [0, 1] and normalised with the card's mean and std."""
-    array = np.stack(crops).astype(np.float32) / 255.0
-    array = array[..., None] if array.ndim == 3 else array  # gray crops get a channel axis
-    tensor = torch.from_numpy(array).permute(0, 3, 1, 2)
-    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
-    return (tensor - mean) / std
 
 
 def clip_inputs(extraction: FaceExtraction, crop_spec: CropSpec, plan: SamplingPlan, clip_len: int,
@@ -72,7 +62,7 @@ def score_clips(model: Detector, card: ModelCard, clips: Sequence[ClipInput], de
     for batch in _batches(clips, batch_size):
         if cancel is not None and cancel():
             raise Cancelled("the analysis was cancelled")
-        tensor = torch.stack([to_tensor(c.crops, card.input) for c in batch]).to(device)
+        tensor = torch.stack([crops_to_tensor(c.crops, card.input) for c in batch]).to(device)
         with torch.inference_mode():
             output = model(tensor)
         yield from _scores(card, batch, output)

@@ -1,0 +1,242 @@
+"""A training run's settings, read from a TOML or JSON file.
+
+```toml
+seed = 0
+device = "auto"                      # auto | cpu | cuda
+checkpoint_dir = "runs/meso-ft"      # relative paths are relative to the config file
+[data]
+kind = "folders"                     # an adapter of trainer.datasets, or "auto"
+root = "/data/my-set"
+options = {}                         # passed to the adapter
+split_ratios = [0.8, 0.1, 0.1]       # for records without an official split
+split_by = "identity"                # identity | video
+pseudo_fakes = "none"                # none | self_blend | video_blend
+augment = false
+max_clips_per_video = 4
+[detector]
+model = "meso4_df"                   # an installed model: fine-tune its weights ...
+# architecture = "sta_clip"          # ... or an architecture, randomly initialised
+# options = {variant = "tiny"}
+# input = {size = 64, frames_per_clip = 4}   # overrides of the input spec
+[train]                              # missing values take the detector's paper defaults
+learning_rate = 1e-4
+```
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PSEUDO_FAKES = ("none", "self_blend", "video_blend")
+DEVICES = ("auto", "cpu", "cuda")
+CALIBRATIONS = ("none", "temperature", "platt")
+THRESHOLD_METHODS = ("eer", "youden")
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or inconsistent; the message says where."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    kind: str = "auto"
+    root: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    split_by: str = "identity"
+    split_seed: int = 0
+    pseudo_fakes: str = "none"
+    augment: bool = False
+    max_clips_per_video: int = 4
+    face_longest_side: int = 640  # MTCNN's detection resolution (dfdesk's FaceSettings default)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    model: str = ""  # an installed model to fine-tune
+    architecture: str = ""  # or an architecture to train from random weights
+    options: dict[str, Any] = field(default_factory=dict)
+    input: dict[str, Any] = field(default_factory=dict)  # overrides of the InputSpec (size, frames_per_clip, ...)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Optimisation settings; ``None`` means "the detector's paper default" (:data:`PAPER_DEFAULTS`)."""
+
+    optimizer: str | None = None  # adam | adamw | sgd
+    learning_rate: float | None = None
+    weight_decay: float | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
+    grad_accumulation: int = 1
+    amp: bool = True  # used only on CUDA
+    freeze_backbone: bool = False
+    early_stopping_patience: int = 5  # epochs without a better validation video AUC; 0 disables
+    max_steps: int = 0  # stop after this many optimizer steps (0: no limit); for smoke runs
+    scheduler: str = "cosine"  # cosine | constant
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    calibration: str = "temperature"
+    threshold: str = "eer"
+    bootstrap: int = 1000
+    confidence: float = 0.95
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig
+    detector: DetectorConfig
+    train: TrainParams = field(default_factory=TrainParams)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = 0
+    device: str = "auto"
+    checkpoint_dir: str = "dfdesk-training"
+    name: str = ""  # installed model's name; default <base>-ft-<timestamp>
+    install: bool = True
+    cache_dir: str = ""  # face-crop cache; default dfdesk.paths.cache_dir()/crops
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# Paper defaults per architecture.  StA (Yan et al. 2024): Adam 2e-4, weight decay 5e-4, batch 8, 30 epochs.
+# LipForensics (Haliassos et al. 2021): Adam 1e-4 (batch 32).  Xception-ConvLSTM: Adam 1e-5.
+# MesoNet (Afchar et al. 2018): Adam 1e-3, batch 75 in the paper; fine-tuning published weights uses 1e-4.
+# RECCE (Cao et al. 2022): Adam 2e-4, weight decay 1e-5.  EfficientNet-B5 attention ConvLSTM: Adam 1e-4.
+PAPER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sta_clip": {"optimizer": "adam", "learning_rate": 2e-4, "weight_decay": 5e-4, "batch_size": 8, "epochs": 30},
+    "lipforensics_ta": {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 32,
+                        "epochs": 30},
+    "xception_st_convlstm": {"optimizer": "adam", "learning_rate": 1e-5, "weight_decay": 0.0, "batch_size": 8,
+                             "epochs": 20},
+    "mesonet4": {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 32, "epochs": 10},
+    "mesoinception4": {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 32,
+                       "epochs": 10},
+    "recce_freq": {"optimizer": "adam", "learning_rate": 2e-4, "weight_decay": 1e-5, "batch_size": 32, "epochs": 20},
+    "effb5_att_convlstm": {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 8,
+                           "epochs": 20},
+}
+FALLBACK_DEFAULTS = {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 16, "epochs": 10}
+
+
+def paper_defaults(architecture: str) -> dict[str, Any]:
+    """Optimizer, learning rate, weight decay, batch size and epochs for ``architecture``."""
+    return dict(PAPER_DEFAULTS.get(architecture, FALLBACK_DEFAULTS))
+
+
+def resolve_train_params(params: TrainParams, architecture: str) -> TrainParams:
+    """``params`` with every ``None`` replaced by the architecture's paper default."""
+    defaults = paper_defaults(architecture)
+    return replace(params, **{k: v for k, v in defaults.items() if getattr(params, k) is None})
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a TOML (``.toml``) or JSON (anything else) file; relative paths resolve against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path.name} is not a readable configuration file ({exc})") from None
+    return config_from_dict(doc, base_dir=path.parent)
+
+
+def config_from_dict(doc: dict[str, Any], base_dir: Path | None = None) -> TrainConfig:
+    if not isinstance(doc, dict):
+        raise ConfigError("the configuration must be a table of settings")
+    sections = {"data": DataConfig, "detector": DetectorConfig, "train": TrainParams, "eval": EvalConfig}
+    top = _build(TrainConfig, {k: v for k, v in doc.items() if k not in sections}, "top level",
+                 skip=set(sections))
+    built = {name: _build(cls, _section(doc, name), name) for name, cls in sections.items()}
+    config = replace(top, **built)
+    config = _resolve_paths(config, base_dir)
+    validate(config)
+    return config
+
+
+def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+def _build(cls, values: dict[str, Any], where: str, skip: set[str] = frozenset()):
+    known = {f.name for f in fields(cls)} - skip
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    if cls is TrainConfig:
+        values = {"data": DataConfig(), "detector": DetectorConfig(), **values}
+    values = {k: tuple(v) if isinstance(v, list) and k == "split_ratios" else v for k, v in values.items()}
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"bad settings in {where}: {exc}") from None
+
+
+def _resolve_paths(config: TrainConfig, base_dir: Path | None) -> TrainConfig:
+    if base_dir is None:
+        return config
+
+    def absolute(value: str) -> str:
+        return str(base_dir / value) if value and not Path(value).is_absolute() else value
+
+    return replace(config, checkpoint_dir=absolute(config.checkpoint_dir), cache_dir=absolute(config.cache_dir),
+                   data=replace(config.data, root=absolute(config.data.root)))
+
+
+def validate(config: TrainConfig) -> None:
+    """Raise :class:`ConfigError` naming the first setting that cannot work."""
+    data, detector, params = config.data, config.detector, config.train
+    _require(bool(data.root), "[data] root is required: the data set folder or list file")
+    _require(data.pseudo_fakes in PSEUDO_FAKES, f"[data] pseudo_fakes must be one of {', '.join(PSEUDO_FAKES)}")
+    _require(data.split_by in ("identity", "video"), "[data] split_by must be identity or video")
+    _require(len(data.split_ratios) == 3 and all(_number(r) and r >= 0 for r in data.split_ratios),
+             "[data] split_ratios must be three non-negative numbers (train, val, test)")
+    _require(isinstance(data.max_clips_per_video, int) and data.max_clips_per_video >= 1,
+             "[data] max_clips_per_video must be a positive integer")
+    _require(bool(detector.model) != bool(detector.architecture),
+             "[detector] needs exactly one of model (an installed model) or architecture")
+    _require(config.device in DEVICES, f"device must be one of {', '.join(DEVICES)}")
+    _require(config.eval.calibration in CALIBRATIONS, f"[eval] calibration must be one of {', '.join(CALIBRATIONS)}")
+    _require(config.eval.threshold in THRESHOLD_METHODS, "[eval] threshold must be eer or youden")
+    _require(isinstance(config.eval.bootstrap, int) and config.eval.bootstrap >= 1, "[eval] bootstrap must be >= 1")
+    _check_train_params(params)
+
+
+def _check_train_params(params: TrainParams) -> None:
+    for name in ("learning_rate", "weight_decay"):
+        value = getattr(params, name)
+        _require(value is None or (_number(value) and value >= 0), f"[train] {name} must be a non-negative number")
+    for name in ("batch_size", "epochs", "grad_accumulation"):
+        value = getattr(params, name)
+        _require(value is None or (isinstance(value, int) and value >= 1), f"[train] {name} must be an integer >= 1")
+    _require(params.optimizer in (None, "adam", "adamw", "sgd"), "[train] optimizer must be adam, adamw or sgd")
+    _require(params.scheduler in ("cosine", "constant"), "[train] scheduler must be cosine or constant")
+    _require(isinstance(params.max_steps, int) and params.max_steps >= 0, "[train] max_steps must be >= 0")
+    _require(isinstance(params.early_stopping_patience, int) and params.early_stopping_patience >= 0,
+             "[train] early_stopping_patience must be >= 0")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def write_config(config: TrainConfig, path: str | Path) -> Path:
+    """Write ``config`` as JSON (what the wizard hands to ``dfdesk train``)."""
+    path = Path(path)
+    path.write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    return path

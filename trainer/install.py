@@ -1,0 +1,91 @@
+"""Installed models for the trainer: find the one to fine-tune, and install a newly trained one.
+
+A trained model becomes a folder in :func:`dfdesk.paths.user_models_dir` holding ``model.safetensors`` and
+``card.toml`` (``trained = true``, the weights' SHA-256, threshold, calibration, metrics and a description of the
+training data), written in a hidden staging folder first and renamed into place, so the model manager never
+sees half a model.  (The trainer may not import dfdesk.services, so it reads the model folders itself.)
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+
+from dfdesk import paths
+from dfdesk.detectors.cards import CARD_FILE, Calibration, CardError, ModelCard, load_card, save_card
+from dfdesk.detectors.weights import sha256_file
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+class InstallError(ValueError):
+    """The model to start from is not installed, or the trained model cannot be installed."""
+
+
+def installed_cards() -> list[ModelCard]:
+    """Readable cards in the bundled and the user models folders (unreadable ones are skipped)."""
+    cards = []
+    for root in (paths.bundled_models_dir(), paths.user_models_dir()):
+        for file in sorted(root.glob(f"*/{CARD_FILE}")) if root.is_dir() else []:
+            try:
+                cards.append(load_card(file))
+            except CardError:
+                continue
+    return cards
+
+
+def find_installed_card(name: str) -> ModelCard:
+    cards = installed_cards()
+    for card in cards:
+        if card.name == name:
+            return card
+    known = ", ".join(sorted(c.name for c in cards)) or "none"
+    raise InstallError(f"no installed model named {name!r} (installed: {known})")
+
+
+def unique_name(base: str, now: datetime | None = None) -> str:
+    """``<base>-ft-<UTC timestamp>``, lower-case, with a counter if that name is taken."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    stem = re.sub(r"[^a-z0-9_.-]+", "-", f"{base.lower()}-ft-{stamp}").strip("-.")[:60]
+    taken = {c.name for c in installed_cards()} | {p.name for p in paths.user_models_dir().iterdir()}
+    name, counter = stem, 2
+    while name in taken:
+        name, counter = f"{stem}-{counter}", counter + 1
+    return name
+
+
+def install_trained(state: dict[str, torch.Tensor], card: ModelCard, *, name: str, threshold: float,
+                    calibration: Calibration, metrics: dict[str, Any], training_data: str,
+                    description: str = "") -> ModelCard:
+    """Write weights and card into the user models folder; returns the card as read back from disk."""
+    final = paths.user_models_dir() / name
+    if final.exists() or any(c.name == name for c in installed_cards()):
+        raise InstallError(f"a model named {name!r} is already installed")
+    new_card = replace(card, name=name, trained=True, threshold=_open_unit(threshold), calibration=calibration,
+                       metrics=dict(metrics), training_data=training_data, weights_file=WEIGHTS_FILE,
+                       weights_format="safetensors", description=description or card.description,
+                       created_at=datetime.now(UTC).isoformat(timespec="seconds"), path=None,
+                       source=f"trained by dfdesk train from {card.name}")
+    with tempfile.TemporaryDirectory(dir=paths.user_models_dir(), prefix=".train-") as tmp:
+        staging = Path(tmp) / name
+        staging.mkdir()
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(staging / WEIGHTS_FILE))
+        new_card.weights_sha256 = sha256_file(staging / WEIGHTS_FILE)
+        try:
+            save_card(new_card, staging)
+        except CardError as exc:
+            raise InstallError(f"cannot install {name!r}: {exc}") from None
+        shutil.move(str(staging), final)
+    return load_card(final)
+
+
+def _open_unit(value: float, eps: float = 1e-6) -> float:
+    """A card threshold lies strictly inside (0, 1)."""
+    return float(min(max(value, eps), 1.0 - eps))
