@@ -20,7 +20,7 @@ from dfdesk.core.crops import CropSpec
 from dfdesk.core.faces import FaceSettings
 from dfdesk.core.types import FaceDetection, FrameFaces
 
-CACHE_VERSION = 1  # bump when the stored layout or the detection/crop code changes their output
+CACHE_VERSION = 3  # bump when the stored layout or the detection/crop code changes their output
 CropKey = tuple[int, int]  # (frame index, face number in that frame)
 
 
@@ -37,13 +37,15 @@ class CropCache:
     # --- detections -------------------------------------------------------------------------
 
     def load_detections(self, sha256: str, indices: Sequence[int], settings: FaceSettings
-                        ) -> tuple[list[FrameFaces], list[str]] | None:
-        """(frames, warnings) stored for these settings, or None."""
+                        ) -> tuple[list[FrameFaces], list[str], tuple[int, ...]] | None:
+        """(frames, warnings, shot starts) stored for these settings, or None."""
         return self._load(self._detections_path(sha256, indices, settings), _unpack_detections)
 
     def save_detections(self, sha256: str, indices: Sequence[int], settings: FaceSettings,
-                        frames: Sequence[FrameFaces], warnings: Sequence[str] = ()) -> None:
-        self._save(self._detections_path(sha256, indices, settings), _pack_detections(frames, warnings))
+                        frames: Sequence[FrameFaces], warnings: Sequence[str] = (),
+                        shot_starts: Sequence[int] = ()) -> None:
+        self._save(self._detections_path(sha256, indices, settings),
+                   _pack_detections(frames, warnings, shot_starts))
 
     # --- crops ------------------------------------------------------------------------------
 
@@ -93,7 +95,8 @@ class CropCache:
             raise
 
 
-def _pack_detections(frames: Sequence[FrameFaces], warnings: Sequence[str]) -> dict[str, np.ndarray]:
+def _pack_detections(frames: Sequence[FrameFaces], warnings: Sequence[str],
+                     shot_starts: Sequence[int]) -> dict[str, np.ndarray]:
     faces = [(position, face) for position, frame in enumerate(frames) for face in frame.faces]
     return {
         "frame_index": np.asarray([f.index for f in frames], np.int64),
@@ -103,17 +106,18 @@ def _pack_detections(frames: Sequence[FrameFaces], warnings: Sequence[str]) -> d
         "scores": np.asarray([f.score for _, f in faces], np.float64),
         "landmarks": np.asarray([f.landmarks for _, f in faces], np.float64).reshape(-1, 5, 2),
         "warnings": np.asarray(list(warnings), dtype=np.str_),
+        "shot_starts": np.asarray(list(shot_starts), np.int64),
     }
 
 
-def _unpack_detections(data: dict[str, np.ndarray]) -> tuple[list[FrameFaces], list[str]]:
+def _unpack_detections(data: dict[str, np.ndarray]) -> tuple[list[FrameFaces], list[str], tuple[int, ...]]:
     per_frame: list[list[FaceDetection]] = [[] for _ in data["frame_index"]]
     for position, box, score, points in zip(data["face_frame"], data["boxes"], data["scores"], data["landmarks"]):
         per_frame[int(position)].append(FaceDetection(tuple(float(v) for v in box), float(score),
                                                       tuple((float(x), float(y)) for x, y in points)))
     frames = [FrameFaces(int(i), float(t), tuple(faces))
               for i, t, faces in zip(data["frame_index"], data["frame_time"], per_frame)]
-    return frames, [str(w) for w in data["warnings"]]
+    return frames, [str(w) for w in data["warnings"]], tuple(int(i) for i in data["shot_starts"])
 
 
 def _unpack_crops(data: dict[str, np.ndarray]) -> dict[CropKey, np.ndarray]:

@@ -104,6 +104,15 @@ def mouth_frame(detection: FaceDetection) -> tuple[tuple[float, float], float, f
     return mouth, angle, size
 
 
+def mouth_matrix(detection: FaceDetection) -> np.ndarray:
+    """2x3 affine map from frame pixels to the pixels of the 88x88 mouth crop (where landmarks land)."""
+    centre, angle, face_size = mouth_frame(detection)
+    matrix = cv2.getRotationMatrix2D(centre, angle, MOUTH_FACE_SIZE / max(face_size, 1e-6))
+    middle = (MOUTH_CROP - 1) / 2
+    matrix[:, 2] += (middle - centre[0], middle - centre[1])
+    return matrix
+
+
 def mouth_crop(image: np.ndarray, detection: FaceDetection) -> np.ndarray:
     """uint8 (88, 88) grayscale: eye line level, face scaled to a fixed size, mouth at the centre."""
     centre, angle, face_size = mouth_frame(detection)

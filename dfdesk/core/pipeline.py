@@ -3,7 +3,8 @@
 ``extract_faces`` is a generator: it yields a :class:`Progress` per batch and returns a
 :class:`FaceExtraction`.  Drive it with ``result = yield from extract_faces(...)`` or
 :func:`run_to_end`.  With a cache, detections and crops computed before are reused: frames
-are decoded again only for crop specs not cached yet, and detection never runs twice.
+are decoded again only for crop specs not cached yet, and detection never runs twice.  Shot
+changes between sampled frames are found while detecting and end every track (see tracking.py).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 from dfdesk.core.crop_cache import CropCache, CropKey
 from dfdesk.core.crops import CropSpec
 from dfdesk.core.faces import FaceDetector, FaceSettings, shared_detector
-from dfdesk.core.tracking import build_tracks
+from dfdesk.core.tracking import build_tracks, find_shot_starts, frame_signature
 from dfdesk.core.types import FaceTrack, Frame, FrameFaces, Progress, VideoInfo
 from dfdesk.core.video import VideoReader
 
@@ -41,6 +42,7 @@ class FaceExtraction:
     tracks: tuple[FaceTrack, ...]
     crops: dict[CropSpec, dict[TrackKey, np.ndarray]] = field(repr=False)
     warnings: tuple[str, ...] = ()
+    shot_starts: tuple[int, ...] = ()  # sampled frames that begin a new shot (tracks never cross them)
 
     @property
     def no_face(self) -> bool:
@@ -71,15 +73,15 @@ def extract_faces(path: str | os.PathLike, info: VideoInfo, indices: Sequence[in
     crops = {spec: store.crops(spec) for spec in specs} if store else {spec: None for spec in specs}
     missing = tuple(spec for spec in specs if crops[spec] is None)
     if cached is not None and not missing:
-        frames, warnings = cached
+        frames, warnings, shots = cached
         yield Progress(STAGE, len(frames), len(frames), "from cache")
     else:
-        frames, warnings, new_crops = yield from _decode_pass(
+        frames, warnings, shots, new_crops = yield from _decode_pass(
             path, info, indices, settings, missing, cached, cancel, detector, threads)
         crops.update(new_crops)
         if store:
-            store.save(frames, warnings, new_crops, detections_known=cached is not None)
-    return _assemble(frames, crops, warnings)
+            store.save(frames, warnings, shots, new_crops, detections_known=cached is not None)
+    return _assemble(frames, crops, warnings, shots)
 
 
 def run_to_end(steps: Generator[Progress, None, FaceExtraction]) -> FaceExtraction:
@@ -92,23 +94,30 @@ def run_to_end(steps: Generator[Progress, None, FaceExtraction]) -> FaceExtracti
 
 
 def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector, threads):
-    """Decode, detect (unless ``cached``) and crop: (frames, warnings, crops by (frame, face number))."""
+    """Decode, detect (unless ``cached``) and crop: (frames, warnings, shot starts, crops by (frame, face number)).
+
+    Shot changes are found while detecting (every sampled frame is decoded then) and cached with the detections.
+    """
     known = {f.index: f for f in cached[0]} if cached is not None else None
     to_decode = [i for i in indices if known[i].faces] if known is not None else list(indices)
     detector = detector or (shared_detector(settings) if known is None else None)
     crops: dict[CropSpec, dict[CropKey, np.ndarray]] = {spec: {} for spec in specs}
     found: list[FrameFaces] = []
+    signatures: list[tuple[int, np.ndarray]] = []
     with VideoReader(path, info, threads) as reader:
         done = 0
         for batch in _batches(reader.frames(to_decode), settings.batch_size, cancel):
             faces = [known[f.index] for f in batch] if known is not None else detector.detect(batch)
             _cut(batch, faces, crops)
+            if known is None:
+                signatures += [(f.index, frame_signature(f.image)) for f in batch]
             found += faces
             done += len(batch)
             yield Progress(STAGE, done, len(to_decode))
         warnings = list(dict.fromkeys((cached[1] if cached is not None else []) + reader.warnings))
-    frames = list(cached[0]) if cached is not None else found
-    return frames, warnings, crops
+    if cached is not None:
+        return list(cached[0]), warnings, cached[2], crops
+    return found, warnings, find_shot_starts(signatures), crops
 
 
 def _batches(frames: Iterator[Frame], size: int, cancel: Callable[[], bool] | None) -> Iterator[list[Frame]]:
@@ -129,12 +138,12 @@ def _cut(batch: Sequence[Frame], faces: Sequence[FrameFaces], crops: dict[CropSp
 
 
 def _assemble(frames: Sequence[FrameFaces], crops: dict[CropSpec, dict[CropKey, np.ndarray]],
-              warnings: Sequence[str]) -> FaceExtraction:
-    tracks = build_tracks(frames)
+              warnings: Sequence[str], shot_starts: Sequence[int]) -> FaceExtraction:
+    tracks = build_tracks(frames, shot_starts=set(shot_starts))
     owner = _track_of_face(frames, tracks)
     by_track = {spec: {owner[key]: crop for key, crop in spec_crops.items() if key in owner}
                 for spec, spec_crops in crops.items()}
-    return FaceExtraction(tuple(frames), tuple(tracks), by_track, tuple(warnings))
+    return FaceExtraction(tuple(frames), tuple(tracks), by_track, tuple(warnings), tuple(shot_starts))
 
 
 def _track_of_face(frames: Sequence[FrameFaces], tracks: Sequence[FaceTrack]) -> dict[CropKey, TrackKey]:
@@ -156,8 +165,8 @@ class _CacheView:
     def crops(self, spec: CropSpec):
         return self.cache.load_crops(*self.key, spec)
 
-    def save(self, frames, warnings, crops, detections_known: bool) -> None:
+    def save(self, frames, warnings, shot_starts, crops, detections_known: bool) -> None:
         if not detections_known:
-            self.cache.save_detections(*self.key, frames, warnings)
+            self.cache.save_detections(*self.key, frames, warnings, shot_starts)
         for spec, spec_crops in crops.items():
             self.cache.save_crops(*self.key, spec, spec_crops)

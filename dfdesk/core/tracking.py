@@ -1,24 +1,39 @@
 """Link per-frame face detections into one track per person.
 
 Frames are visited in index order; each detection joins the track whose last box overlaps it
-most (IoU), or, when sampled frames lie far apart and boxes no longer overlap, the track
-whose last box centre is nearest relative to the box size and whose size is similar.
-The main track (most detections x mean box area) gets id 0; the others follow in that order.
+most (IoU).  When sampled frames lie a little apart and boxes no longer overlap, a detection
+may still join the track whose last box centre is near (relative to the box size), but only
+when the boxes are of similar size and the frames at most ``max_fallback_gap_s`` apart.
+A shot change (a cut, found from colour histograms of the sampled frames) closes every open
+track: two people filmed at the same place on either side of a cut never share a track.
+
+The main track is the one a person would pick: among the tracks seen in at least half as many
+frames as the most-seen track, the one with the largest detections x mean face side.  It gets
+id 0; the others follow in that order.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
 
 from dfdesk.core.types import Box, FaceDetection, FaceTrack, FrameFaces
 
-MAX_SIZE_RATIO = 2.0  # a face more than twice as large (or small) as the track's is someone else
+MAX_SIZE_RATIO = 1.5  # distance links: a face whose side is 1.5x larger (or smaller) is someone else
+MAX_FALLBACK_GAP_S = 1.0  # distance links only between frames at most this far apart
+MAIN_MIN_SHARE = 0.5  # the main track is seen in at least this share of the most-seen track's frames
+SHOT_CHANGE = 0.35  # share of pixels whose colour moved between histogram bins: a cut
+SIGNATURE_SIZE = (64, 36)  # thumbnail the colour histogram is taken from
+SIGNATURE_BINS = (8, 4, 4)  # hue, saturation, value
 
 
 @dataclass
 class _Open:
     frame_indices: list[int] = field(default_factory=list)
     detections: list[FaceDetection] = field(default_factory=list)
+    last_time_s: float = 0.0
     missed: int = 0  # sampled frames since the last detection
 
 
@@ -40,28 +55,38 @@ def centre_distance(a: Box, b: Box) -> float:
     return ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 / max(side, 1e-6)
 
 
-def link_cost(a: Box, b: Box, iou_threshold: float, max_distance: float) -> float | None:
-    """Lower is a better match; None when the boxes cannot be the same face."""
+def link_cost(a: Box, b: Box, iou_threshold: float, max_distance: float, gap_s: float = 0.0,
+              max_fallback_gap_s: float = MAX_FALLBACK_GAP_S) -> float | None:
+    """Lower is a better match; None when the boxes cannot be the same face.
+
+    ``gap_s``: seconds between the two frames; the distance fallback is refused past ``max_fallback_gap_s``.
+    """
     overlap = iou(a, b)
     if overlap >= iou_threshold:
         return 1.0 - overlap
-    ratio = box_area(a) / max(box_area(b), 1e-6)
+    if gap_s > max_fallback_gap_s:
+        return None
+    side_ratio = (box_area(a) / max(box_area(b), 1e-6)) ** 0.5
     distance = centre_distance(a, b)
-    if distance <= max_distance and 1 / MAX_SIZE_RATIO**2 <= ratio <= MAX_SIZE_RATIO**2:
+    if distance <= max_distance and 1 / MAX_SIZE_RATIO <= side_ratio <= MAX_SIZE_RATIO:
         return 1.0 + distance
     return None
 
 
 def build_tracks(frame_faces: Sequence[FrameFaces], iou_threshold: float = 0.3, max_gap: int = 5,
-                 max_distance: float = 1.5) -> list[FaceTrack]:
+                 max_distance: float = 1.5, *, shot_starts: Collection[int] = (),
+                 max_fallback_gap_s: float = MAX_FALLBACK_GAP_S) -> list[FaceTrack]:
     """Tracks over the detections; ``max_gap``: sampled frames a track may miss and still continue.
 
     ``max_distance``: the largest centre distance, in mean box sides, accepted when boxes do not overlap.
+    ``shot_starts``: frame indices that begin a new shot; every open track ends before them.
     """
     open_tracks: list[_Open] = []
     closed: list[_Open] = []
     for frame in sorted(frame_faces, key=lambda f: f.index):
-        matched = _match(open_tracks, frame.faces, iou_threshold, max_distance)
+        if frame.index in shot_starts:
+            closed, open_tracks = closed + open_tracks, []
+        matched = _match(open_tracks, frame, iou_threshold, max_distance, max_fallback_gap_s)
         for track in open_tracks:
             track.missed += 1
         for face_number, face in enumerate(frame.faces):
@@ -71,19 +96,22 @@ def build_tracks(frame_faces: Sequence[FrameFaces], iou_threshold: float = 0.3, 
                 open_tracks.append(track)
             track.frame_indices.append(frame.index)
             track.detections.append(face)
+            track.last_time_s = frame.time_s
             track.missed = 0
         closed += [t for t in open_tracks if t.missed > max_gap]
         open_tracks = [t for t in open_tracks if t.missed <= max_gap]
     return _finish(closed + open_tracks)
 
 
-def _match(tracks: list[_Open], faces: Sequence[FaceDetection], iou_threshold: float,
-           max_distance: float) -> dict[int, _Open]:
+def _match(tracks: list[_Open], frame: FrameFaces, iou_threshold: float, max_distance: float,
+           max_fallback_gap_s: float) -> dict[int, _Open]:
     """Greedy assignment, cheapest pair first: face number -> track."""
     pairs = []
     for t, track in enumerate(tracks):
-        for f, face in enumerate(faces):
-            cost = link_cost(track.detections[-1].box, face.box, iou_threshold, max_distance)
+        gap_s = abs(frame.time_s - track.last_time_s)
+        for f, face in enumerate(frame.faces):
+            cost = link_cost(track.detections[-1].box, face.box, iou_threshold, max_distance, gap_s,
+                             max_fallback_gap_s)
             if cost is not None:
                 pairs.append((cost, t, f))
     used_tracks, matched = set(), {}
@@ -95,11 +123,41 @@ def _match(tracks: list[_Open], faces: Sequence[FaceDetection], iou_threshold: f
 
 
 def track_weight(detections: Sequence[FaceDetection]) -> float:
-    """How much a track matters: number of detections x mean box area."""
-    return sum(box_area(d.box) for d in detections)
+    """How much a track matters among the frequent ones: detections x mean face side (sqrt of box area)."""
+    return sum(box_area(d.box) ** 0.5 for d in detections)
+
+
+def main_order(tracks: Sequence[Sequence[FaceDetection]]) -> list[int]:
+    """Positions of ``tracks`` (lists of detections), most important first.
+
+    Tracks seen in at least MAIN_MIN_SHARE of the most-seen track's frames come first, by weight;
+    so a big face seen twice never outranks a face present in most frames.
+    """
+    most = max((len(t) for t in tracks), default=0)
+    return sorted(range(len(tracks)),
+                  key=lambda i: (len(tracks[i]) < MAIN_MIN_SHARE * most, -track_weight(tracks[i])))
 
 
 def _finish(tracks: list[_Open]) -> list[FaceTrack]:
-    ordered = sorted(tracks, key=lambda t: (-track_weight(t.detections), t.frame_indices[0]))
+    tracks = sorted(tracks, key=lambda t: t.frame_indices[0])  # ties keep the earliest track first
+    ordered = [tracks[i] for i in main_order([t.detections for t in tracks])]
     return [FaceTrack(track_id=i, frame_indices=tuple(t.frame_indices), detections=tuple(t.detections),
                       is_main=i == 0) for i, t in enumerate(ordered)]
+
+
+def frame_signature(image: np.ndarray) -> np.ndarray:
+    """Normalised HSV colour histogram of a small thumbnail of an RGB frame (what shot changes compare)."""
+    small = cv2.resize(image, SIGNATURE_SIZE, interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    histogram = cv2.calcHist([hsv], [0, 1, 2], None, list(SIGNATURE_BINS), [0, 180, 0, 256, 0, 256]).ravel()
+    return histogram / max(float(histogram.sum()), 1.0)
+
+
+def shot_change(a: np.ndarray, b: np.ndarray, threshold: float = SHOT_CHANGE) -> bool:
+    """True when two frame signatures differ enough to lie on either side of a cut."""
+    return 0.5 * float(np.abs(a - b).sum()) > threshold
+
+
+def find_shot_starts(signatures: Sequence[tuple[int, np.ndarray]], threshold: float = SHOT_CHANGE) -> tuple[int, ...]:
+    """Frame indices, among (index, signature) pairs in index order, where a new shot begins."""
+    return tuple(b[0] for a, b in zip(signatures, signatures[1:]) if shot_change(a[1], b[1], threshold))

@@ -1,9 +1,11 @@
 """Real MTCNN on generated clips: full-resolution boxes, no false faces, one track per person."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dfdesk.core.faces import FaceDetector, detection_scale
 from dfdesk.core.probe import probe_video
@@ -69,3 +71,12 @@ def test_two_faces_give_two_tracks(detector: FaceDetector, two_face_clip: Path) 
         assert track.frame_indices == (0, 3, 6, 9)
         xs = [(d.box[0] + d.box[2]) / 2 for d in track.detections]
         assert max(xs) - min(xs) < info.width / 4  # each track stays on its own side
+
+
+def test_detections_below_min_score_are_dropped(detector: FaceDetector, two_face_clip: Path) -> None:
+    frames = list(iter_frames(two_face_clip, probe_video(two_face_clip), [0, 6]))
+    scores = sorted(d.score for f in detector.detect(frames) for d in f.faces)
+    assert len(scores) == 4 and scores[0] >= detector.settings.min_score == 0.9
+    strict = FaceDetector(replace(detector.settings, min_score=scores[0] + 1e-9))
+    kept = sorted(d.score for f in strict.detect(frames) for d in f.faces)
+    assert kept == pytest.approx(scores[1:])

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from dfdesk.core.crop_cache import CropCache
-from dfdesk.core.crops import CropSpec
+from dfdesk.core.crops import CropSpec, face_crop
 from dfdesk.core.faces import FaceDetector
 from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces, run_to_end
 from dfdesk.core.probe import probe_video, sha256_file
 from dfdesk.core.types import Progress
 from tests.core.conftest import SMALL
+from tests.fixtures import clips
 
 FACE = CropSpec("face", 64, 0.3, "rgb")
 MOUTH = CropSpec("mouth", 88, 0.0, "gray")
@@ -58,6 +59,7 @@ def test_cache_hit_returns_the_same_data_without_detecting(detector: FaceDetecto
     progress, second = run(path, None, [1, 7, 13], cache=cache, sha256=sha)  # no detector: must not detect
     assert [p.message for p in progress] == ["from cache"]
     assert second.frames == first.frames and second.tracks == first.tracks
+    assert second.shot_starts == first.shot_starts == ()
     for spec in (FACE, MOUTH):
         assert first.crops[spec].keys() == second.crops[spec].keys()
         assert all(np.array_equal(first.crops[spec][k], second.crops[spec][k]) for k in first.crops[spec])
@@ -99,3 +101,15 @@ def test_cancel_stops_between_batches(detector: FaceDetector, clip_dir: Path) ->
     assert next(steps).done == SMALL.batch_size
     with pytest.raises(Cancelled):
         next(steps)
+
+
+def test_portrait_clip_gives_upright_face_crops(detector: FaceDetector, clip_dir: Path) -> None:
+    """The clip is stored turned by 90 degrees with a display matrix: crops must come out upright."""
+    _, result = run(clip_dir / "portrait.mp4", detector, [0, 5, 11])
+    upright = clips.portrait_upright_frames(12)
+    assert len(result.tracks) == 1 and len(result.crops[FACE]) == 3
+    for index, detection in zip(result.tracks[0].frame_indices, result.tracks[0].detections):
+        (left_eye, right_eye, _, mouth_left, mouth_right) = detection.landmarks
+        assert max(left_eye[1], right_eye[1]) < min(mouth_left[1], mouth_right[1])  # eyes above the mouth
+        crop, truth = result.crops[FACE][(0, index)].astype(int), face_crop(upright[index], detection, 64, 0.3)
+        assert np.abs(crop - truth).mean() < 6 < np.abs(np.rot90(crop) - truth).mean()

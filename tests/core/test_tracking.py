@@ -1,7 +1,9 @@
 """Tracking on hand-made detections: sparse frames, crossings of size, gaps, main track."""
 from __future__ import annotations
 
-from dfdesk.core.tracking import build_tracks, iou
+import numpy as np
+
+from dfdesk.core.tracking import build_tracks, find_shot_starts, frame_signature, iou
 from dfdesk.core.types import FaceDetection, FrameFaces
 
 
@@ -20,9 +22,9 @@ def test_iou() -> None:
 
 
 def test_sparse_frames_link_by_distance_when_boxes_no_longer_overlap() -> None:
-    moving = frames([face(0, 100, 80)], [face(90, 110, 80)], [face(170, 100, 84)])
+    moving = frames([face(0, 100, 80)], [face(90, 110, 80)], [face(170, 100, 84)], step=20)  # 0.8 s apart
     (track,) = build_tracks(moving)
-    assert track.frame_indices == (0, 100, 200) and track.is_main and track.track_id == 0
+    assert track.frame_indices == (0, 20, 40) and track.is_main and track.track_id == 0
 
 
 def test_far_apart_or_differently_sized_faces_are_different_people() -> None:
@@ -40,12 +42,49 @@ def test_two_people_keep_their_own_tracks() -> None:
 
 
 def test_main_track_weighs_detections_and_size() -> None:
-    seen = [[face(0, 0, 40)] for _ in range(4)]  # small face in 4 frames: weight 4 x 1600
-    seen[0].append(face(300, 0, 120))  # big face in 1 frame: weight 14400
+    seen = [[face(0, 0, 40)] for _ in range(4)]  # small face in 4 frames: weight 4 x 40
+    seen[0].append(face(300, 0, 150))  # big face in 1 frame: seen too rarely to be the main one
     tracks = build_tracks(frames(*seen))
-    assert len(tracks[0].detections) == 1 and tracks[0].is_main
-    seen[0][1] = face(300, 0, 70)  # 4900 < 6400: now the frequent small face is the main one
-    assert len(build_tracks(frames(*seen))[0].detections) == 4
+    assert len(tracks[0].detections) == 4 and tracks[0].is_main
+    seen[1].append(face(305, 0, 150))  # big face now in 2 of 4 frames, weight 2 x 150 > 4 x 40
+    tracks = build_tracks(frames(*seen))
+    assert len(tracks[0].detections) == 2 and tracks[0].detections[0].box[2] == 450
+
+
+def test_a_big_face_in_two_frames_never_beats_a_face_present_in_most_frames() -> None:
+    """hamilton_clip: a close-up profile in 2 frames, the performer in 15 of 30."""
+    seen = [[face(1000, 0, 600)], [face(1010, 0, 600)]] + [[] for _ in range(13)]
+    seen += [[face(200 + 3 * i, 50, 90)] for i in range(15)]
+    tracks = build_tracks(frames(*seen, step=9))
+    assert [len(t.detections) for t in tracks] == [15, 2] and tracks[0].is_main
+
+
+def test_distance_fallback_refuses_long_gaps_and_different_sizes() -> None:
+    apart = [[face(0, 100, 80)], [face(90, 110, 80)]]  # no overlap, 1.1 box sides apart
+    assert len(build_tracks(frames(*apart, step=25))) == 1  # 1 s apart at 25 frames/s
+    assert len(build_tracks(frames(*apart, step=50))) == 2  # 2 s apart: too long to trust distance
+    assert len(build_tracks(frames(*apart, step=50), max_fallback_gap_s=3.0)) == 1
+    grown = [[face(0, 100, 80)], [face(90, 110, 130)]]  # side 1.6x larger: someone else
+    assert len(build_tracks(frames(*grown, step=10))) == 2
+
+
+def test_a_shot_change_ends_every_track() -> None:
+    """Two people filmed at the same place on either side of a cut (hamilton_clip) stay apart."""
+    same_place = frames([face(250, 30, 85)], [face(255, 32, 85)], [face(290, 30, 80)], [face(292, 31, 80)], step=17)
+    assert len(build_tracks(same_place)) == 1
+    tracks = build_tracks(same_place, shot_starts={34})
+    assert [t.frame_indices for t in tracks] == [(0, 17), (34, 51)]
+
+
+def test_shot_changes_are_found_from_colour_histograms() -> None:
+    rng = np.random.default_rng(0)
+    stage = np.zeros((360, 640, 3), np.uint8)
+    stage[:] = (120, 80, 30)  # a warm stage
+    audience = rng.integers(0, 60, (360, 640, 3), dtype=np.uint8)  # a dark, noisy crowd
+    moved = np.roll(stage, 40, axis=1).copy()
+    moved[100:200, 300:380] = (200, 170, 150)  # a face moving in the same shot
+    shots = [(0, stage), (10, moved), (20, audience), (30, audience[:, ::-1])]
+    assert find_shot_starts([(i, frame_signature(image)) for i, image in shots]) == (20,)
 
 
 def test_a_track_survives_a_short_gap_but_not_a_long_one() -> None:
