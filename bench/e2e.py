@@ -44,7 +44,7 @@ def peak_rss_mb() -> float:
 def looped_clip(source: Path, seconds: int, out: Path) -> Path:
     if not out.exists():
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "5", "-i", str(source), "-t", str(seconds),
-                        "-c", "copy", str(out)], check=True)
+                        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", str(out)], check=True)
     return out
 
 

@@ -226,8 +226,15 @@ class _Peekable:
 
 def iter_frames(path: str | os.PathLike, info: VideoInfo, indices: Sequence[int] | None = None,
                 threads: int = 0) -> Iterator[Frame]:
-    """Stream upright RGB frames; raise VideoError at the end if any wanted frame could not be decoded."""
+    """Stream upright RGB frames; raise VideoError at the end if any wanted frame could not be decoded.
+
+    Warnings about parts of the file that were not asked for (a timestamp gap elsewhere) do not raise.
+    """
     with VideoReader(path, info, threads) as reader:
-        yield from reader.frames(indices)
-        if reader.warnings:
-            raise VideoError(f"{path}: " + "; ".join(reader.warnings))
+        delivered = 0
+        for frame in reader.frames(indices):
+            delivered += 1
+            yield frame
+        wanted = reader.frame_count if indices is None else len(set(indices))
+        if delivered < wanted:
+            raise VideoError(f"{path}: {wanted - delivered} wanted frame(s) missing: " + "; ".join(reader.warnings))

@@ -131,3 +131,12 @@ def test_unreadable_file_is_one_clear_error(tmp_path: Path, clip_dir: Path) -> N
     junk.write_bytes(b"not a video at all" * 100)
     with pytest.raises(VideoError, match="junk.mp4"):
         VideoReader(junk, info)
+
+
+def test_a_timestamp_gap_elsewhere_does_not_fail_frames_before_it(tmp_path: Path) -> None:
+    times = [i * 0.04 for i in range(10)] + [2.0 + i * 0.04 for i in range(5)]  # a 1.6 s hole after frame 9
+    path = clips.write_clip(tmp_path / "gap.mp4", (clips.face_frame(160, 120, i, 15) for i in range(15)), times=times)
+    info = probe_video(path)
+    with VideoReader(path, info) as reader:
+        assert any("timestamps jump" in w for w in reader.warnings)
+    assert [f.index for f in iter_frames(path, info, [0, 3, 6])] == [0, 3, 6]
