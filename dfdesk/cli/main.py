@@ -4,12 +4,21 @@ from __future__ import annotations
 import argparse
 
 from dfdesk import __version__
-from dfdesk.cli import analyze_command, case_commands, models_command, report_command, sample_command
+from dfdesk.cli import (
+    analyze_command,
+    case_commands,
+    models_command,
+    profile_command,
+    report_command,
+    sample_command,
+    train_command,
+)
 from dfdesk.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, CliError, print_error
 from dfdesk.services.cases import CaseError
 from dfdesk.store.database import DatabaseError
 
-COMMAND_MODULES = [case_commands, analyze_command, report_command, models_command, sample_command]
+COMMAND_MODULES = [case_commands, analyze_command, report_command, models_command, train_command, profile_command,
+                   sample_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from dfdesk.cli.common import EXIT_OK, CliError, add_db_option, open_database
+from dfdesk.cli.profile_command import add_profile_option, authorize
 from dfdesk.detectors.cards import CardError, card_to_dict
 from dfdesk.detectors.weights import WeightsError
 from dfdesk.services import audit
-from dfdesk.services.identity import current_analyst
 from dfdesk.services.models import (
     ModelStoreError,
     export_onnx,
@@ -35,6 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     imp.add_argument("--training-data", default="", help="what the weights were trained on")
     imp.add_argument("--licence", default="")
     add_db_option(imp)
+    add_profile_option(imp)
     imp.set_defaults(handler=import_weights)
     onnx = sub.add_parser("export-onnx", help="export an installed model to ONNX")
     onnx.add_argument("name")
@@ -64,14 +65,17 @@ def show_model(args: argparse.Namespace) -> int:
 
 
 def import_weights(args: argparse.Namespace) -> int:
+    db = open_database(args.db)
+    actor = authorize(db, args.profile, "model import")  # admins only, checked before the file is read
     try:
         card = import_model(args.path, args.architecture, args.name, training_data=args.training_data,
                             licence=args.licence)
     except (ModelStoreError, WeightsError, CardError, OSError) as exc:
+        with db.unit_of_work() as session:
+            audit.record(session, actor, "model.import_refused", source=str(args.path), reason=str(exc))
         raise CliError(str(exc)) from None
-    db = open_database(args.db)
     with db.unit_of_work() as session:
-        audit.record(session, current_analyst(), "model.import", name=card.name, architecture=card.architecture,
+        audit.record(session, actor, "model.import", name=card.name, architecture=card.architecture,
                      weights_sha256=card.weights_sha256, source=str(args.path))
     print(f"installed {card.name} ({card.architecture}) sha256 {card.weights_sha256}")
     return EXIT_OK

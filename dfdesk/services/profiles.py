@@ -50,9 +50,11 @@ def create_profile(session: Session, name: str, role: str, password: str, actor:
 
 
 def authenticate(session: Session, name: str, password: str) -> Profile:
+    """The profile, after checking its password; a failed attempt is audited and committed before raising."""
     profile = session.scalar(select(Profile).where(Profile.name == name))
     if profile is None or not check_password(password, profile.password_hash):
-        audit.record(session, name, "profile.login_failed", profile=name)
+        audit.record(session, name, "profile.login_failed", profile=name, known=profile is not None)
+        session.commit()  # the failure is evidence too: it must survive the caller's rollback on the raise below
         raise ProfileError("unknown profile or wrong password")
     audit.record(session, name, "profile.login", profile=name, role=profile.role)
     return profile
@@ -61,3 +63,8 @@ def authenticate(session: Session, name: str, password: str) -> Profile:
 def require_admin(profile: Profile | None, action: str) -> None:
     if profile is None or profile.role != "admin":
         raise ProfileError(f"{action} requires an admin profile")
+
+
+def any_profile(session: Session) -> bool:
+    """True once at least one profile exists (before that, the single-user install acts as admin)."""
+    return session.scalar(select(Profile.id).limit(1)) is not None
