@@ -126,23 +126,45 @@ class VideoReader:
         self.close()
 
     def frames(self, indices: Sequence[int] | None = None) -> Iterator[Frame]:
-        """Yield the frames at ``indices`` (all when None) in increasing index order."""
+        """Yield the frames at ``indices`` (all when None) in increasing index order.
+
+        A decode error (damaged data) is recorded in ``warnings`` and decoding resumes at the next keyframe,
+        so one damaged group of pictures does not cost the rest of the file.
+        """
         wanted = range(self.frame_count) if indices is None else self._present(sorted(set(indices)))
         position, decoded = -1, None  # index of the last frame decoded; (index, frame) pairs
-        try:
-            for target in wanted:
+        resume_at, skipped = 0, 0  # after damage: the keyframe decoding starts again from
+        for target in wanted:
+            if target < resume_at:
+                skipped += 1
+                continue
+            try:
                 if decoded is None or self._seek_pays(position, target):
                     decoded = _Peekable(self._decoded_from(target))
                 found, position = self._advance(decoded, target, position)
-                if found is not None:
-                    yield self._to_frame(found, target)
-                elif decoded.exhausted:
-                    self.warnings.append(f"decoding stopped early after frame {position} of {self.frame_count}")
-                    return
-                else:
-                    self.warnings.append(f"frame {target} could not be decoded and was skipped")
-        except av.error.FFmpegError as exc:
-            self.warnings.append(f"decoding stopped after frame {position}: {exc}")
+            except av.error.FFmpegError as exc:
+                resume_at, decoded = self._keyframe_after(max(position, target)), None
+                self.warnings.append(f"damaged data near frame {max(position, target)} ({exc.strerror or exc}); "
+                                     f"decoding resumed at frame {resume_at}" if resume_at < self.frame_count
+                                     else f"damaged data near frame {max(position, target)}; no later keyframe")
+                skipped += 1
+                continue
+            if found is not None:
+                yield self._to_frame(found, target)
+            elif decoded.exhausted:
+                self.warnings.append(f"decoding stopped early after frame {position} of {self.frame_count}")
+                return
+            else:
+                skipped += 1
+                self.warnings.append(f"frame {target} could not be decoded and was skipped")
+        if skipped and resume_at:
+            self.warnings.append(f"{skipped} wanted frame(s) lay in damaged parts of the file and were skipped")
+
+    def _keyframe_after(self, index: int) -> int:
+        """Index of the first keyframe after frame ``index`` (frame_count when none)."""
+        later = [k for k in self.table.keyframe_pts if k > self.table.pts[min(index, self.frame_count - 1)]]
+        found = self.table.index_of(later[0]) if later else None
+        return found if found is not None else self.frame_count
 
     def _present(self, wanted: list[int]) -> list[int]:
         if wanted and wanted[0] < 0:

@@ -203,8 +203,10 @@ def _compute(job: _Job, request: AnalysisRequest, cancel) -> Generator[Progress 
         sha256=job.sha256, cache=CropCache(paths.cache_dir() / "crops"), cancel=cancel)
     timings["decode+faces"] = round(time.perf_counter() - started, 4)
     excluded = _excluded_runs(job.selection)
+    frames_wanted = len(union_indices(job.plans.values()))
     if extraction.no_face or not job.selection.usable:
-        return no_face_outcome(extraction, excluded, job.plans, timings, request, bool(job.selection.usable))
+        return no_face_outcome(extraction, excluded, job.plans, frames_wanted, timings, request,
+                               bool(job.selection.usable))
     runs, scores = [], {}
     for card in job.selection.usable:
         run, clip_scores, model = yield from _run_detector(card, job, extraction, specs[card.name], request, cancel)
@@ -216,7 +218,7 @@ def _compute(job: _Job, request: AnalysisRequest, cancel) -> Generator[Progress 
     heatmaps = render_heatmaps(job.case_id, job.analysis_id, runs, scores, extraction, specs, job.device,
                                request.heatmaps_per_detector)
     timings["explanations"] = round(time.perf_counter() - started, 4)
-    return build_outcome(extraction, runs + excluded, scores, heatmaps, job.plans, timings, request)
+    return build_outcome(extraction, runs + excluded, scores, heatmaps, frames_wanted, timings, request)
 
 
 def _run_detector(card, job: _Job, extraction: FaceExtraction, spec: CropSpec, request: AnalysisRequest, cancel):

@@ -56,8 +56,21 @@ class Fuser:
         return fuse(probabilities, rule, weights=self.weights, stacking=self.stacking)
 
 
-def build_outcome(extraction: FaceExtraction, runs: list[DetectorRun], scores: dict, heatmaps, plans, timings,
-                  request) -> AnalysisOutcome:
+MIN_SCORED_UNITS = 3  # fewer scored frames (or clips) per detector than this cannot carry a verdict
+MIN_DECODED_SHARE = 0.5  # nor can a file of which fewer than half the sampled frames could be decoded
+
+
+def evidence_problem(decoded: int, wanted: int, units: dict[str, list[float]]) -> str | None:
+    """Why the scores, whatever they are, are too thin for a fake/real verdict (None when they are not)."""
+    if wanted and decoded < MIN_DECODED_SHARE * wanted:
+        return f"the file is damaged: only {decoded} of the {wanted} sampled frames could be decoded"
+    if max((len(u) for u in units.values()), default=0) < MIN_SCORED_UNITS:
+        return f"fewer than {MIN_SCORED_UNITS} frames with the main face could be scored"
+    return None
+
+
+def build_outcome(extraction: FaceExtraction, runs: list[DetectorRun], scores: dict, heatmaps, frames_wanted: int,
+                  timings, request) -> AnalysisOutcome:
     used = [r for r in runs if r.status == DETECTOR_USED]
     cards = {name: card for name, (card, _clips, _model) in scores.items()}
     fuser = Fuser(request.fusion, {r.name: cards[r.name] for r in used})
@@ -78,6 +91,9 @@ def build_outcome(extraction: FaceExtraction, runs: list[DetectorRun], scores: d
     band = bootstrap_band(units, fuser, reduce=reduce, seed=request.seed)
     rule = VerdictRule()
     label, explanation = decide(p, band, rule)
+    problem = evidence_problem(len(extraction.frames), frames_wanted, units)
+    if problem:
+        label, explanation = "inconclusive", f"{problem}; {explanation}"
     verdict = Verdict(label, p, band, rule.fake_threshold, rule.real_threshold,
                       agreement(probabilities, {r.name: r.threshold for r in used}), explanation, request.fusion)
     return _outcome(extraction, runs, verdict, _fused_points(used, fuser), heatmaps, timings, fuser, request)
@@ -118,13 +134,16 @@ def _other_track_warnings(tracks, verdict: Verdict) -> list[str]:
             and t.fake_probability >= verdict.fake_threshold]
 
 
-def no_face_outcome(extraction: FaceExtraction, excluded: list[DetectorRun], plans, timings, request,
-                    have_models: bool) -> AnalysisOutcome:
+def no_face_outcome(extraction: FaceExtraction, excluded: list[DetectorRun], plans, frames_wanted: int, timings,
+                    request, have_models: bool) -> AnalysisOutcome:
     rule = VerdictRule()
     if not have_models:
         verdict = Verdict("inconclusive", None, None, rule.fake_threshold, rule.real_threshold,
                           "no detector produced a score",
                           "no installed detector has trained weights, so no verdict can be given", request.fusion)
+    elif (problem := evidence_problem(len(extraction.frames), frames_wanted, {})) and "damaged" in problem:
+        verdict = Verdict("inconclusive", None, None, rule.fake_threshold, rule.real_threshold,
+                          "no detector was run", f"{problem}, and none of them shows a face", request.fusion)
     else:
         verdict = Verdict("no_face", None, None, rule.fake_threshold, rule.real_threshold,
                           "no detector was run", f"no face was found in the {len(extraction.frames)} sampled frames",

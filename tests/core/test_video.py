@@ -140,3 +140,16 @@ def test_a_timestamp_gap_elsewhere_does_not_fail_frames_before_it(tmp_path: Path
     with VideoReader(path, info) as reader:
         assert any("timestamps jump" in w for w in reader.warnings)
     assert [f.index for f in iter_frames(path, info, [0, 3, 6])] == [0, 3, 6]
+
+
+def test_decoding_resumes_after_a_damaged_group_of_pictures(gop_clip: Path, tmp_path: Path) -> None:
+    from tests.fixtures.hostile import corrupted_mid_stream
+
+    damaged = corrupted_mid_stream(tmp_path, gop_clip)
+    info = probe_video(damaged)
+    with VideoReader(damaged, info) as reader:
+        delivered = [f.index for f in reader.frames()]
+        warnings = list(reader.warnings)
+    assert any("damaged data" in w or "could not be decoded" in w for w in warnings), warnings
+    assert delivered and max(delivered) >= 50, "frames after the damage are still decoded"
+    assert len(delivered) < 60

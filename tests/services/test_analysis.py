@@ -124,3 +124,15 @@ def test_orphaned_running_analysis_is_marked_interrupted_and_resumes(db: Databas
     assert resumed == orphan_id
     with db.unit_of_work() as session:
         assert session.get(Analysis, orphan_id).status == "done"
+
+
+def test_a_damaged_file_gives_no_fake_or_real_verdict(db: Database, tmp_path: Path) -> None:
+    from tests.fixtures.hostile import corrupted_mid_stream, h264
+
+    damaged = corrupted_mid_stream(tmp_path, h264(tmp_path, "long_gop.mp4", n=30))  # one keyframe: no recovery
+    analysis_id, _ = _analyse(db, damaged, frames=8)
+    with db.unit_of_work() as session:
+        view = load_analysis(session, analysis_id)
+    assert view.verdict.label == "inconclusive"
+    assert "damaged" in view.verdict.explanation
+    assert any("damaged data" in w for w in view.warnings)
