@@ -1,18 +1,38 @@
-"""Composition root of the desktop app: opens the database, builds the main window, runs Qt."""
+"""Composition root of the desktop app: settings, database, job queue and main window, then Qt's loop."""
 from __future__ import annotations
 
+import os
 import sys
 
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from dfdesk import paths
+from dfdesk.gui.jobs import JobQueue
+from dfdesk.gui.settings import AppSettings
 from dfdesk.store.database import Database, DatabaseError
 
 
-def run_gui(argv: list[str] | None = None) -> int:
+def make_app(argv: list[str] | None = None) -> QApplication:
+    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("dfdesk")
     app.setOrganizationName("dfdesk")
+    pg.setConfigOptions(antialias=True)
+    return app
+
+
+def apply_data_folder(settings: AppSettings) -> None:
+    """The data folder chosen in Settings wins over the default, unless the environment overrides it."""
+    if settings.data_folder and not os.environ.get(paths.DATA_DIR_ENV):
+        os.environ[paths.DATA_DIR_ENV] = settings.data_folder
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    app = make_app(argv)
+    settings = AppSettings()
+    apply_data_folder(settings)
     try:
         db = Database(paths.default_database_path())
     except DatabaseError as exc:
@@ -20,6 +40,11 @@ def run_gui(argv: list[str] | None = None) -> int:
         return 2
     from dfdesk.gui.main_window import MainWindow
 
-    window = MainWindow(db)
+    jobs = JobQueue()
+    window = MainWindow(db, settings, jobs)
     window.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        jobs.shutdown()
+        db.close()

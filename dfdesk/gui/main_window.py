@@ -1,28 +1,240 @@
-"""The main window shell: case list and status bar with the compute device."""
+"""The main window: cases on the left, the open case's evidence and analysis tabs in the middle,
+background jobs at the bottom, the compute device and the analyst in the status bar."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QListWidget, QMainWindow
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QTabWidget
 
 from dfdesk import __version__
-from dfdesk.services import cases
+from dfdesk.gui import dialogs, tasks
+from dfdesk.gui.jobs import Job, JobQueue
+from dfdesk.gui.settings import Analyst, AppSettings
+from dfdesk.gui.views.analysis_view import AnalysisPage
+from dfdesk.gui.views.case_browser import CaseBrowser
+from dfdesk.gui.views.evidence_table import EvidencePage
+from dfdesk.gui.views.jobs_panel import JobsPanel
+from dfdesk.gui.views.model_manager import ModelManager
+from dfdesk.gui.views.settings_dialog import SettingsDialog
 from dfdesk.services.devices import device_description
 from dfdesk.store.database import Database
 
+ADMIN_ONLY = "Needs the admin role: Settings → Role → admin (profile login)"
+
+
+def ask_report_path(parent, suggested: str) -> Path | None:
+    out, _ = QFileDialog.getSaveFileName(parent, "Export report", suggested, "PDF (*.pdf)")
+    return Path(out) if out else None
+
 
 class MainWindow(QMainWindow):
-    def __init__(self, db: Database):
-        super().__init__()
-        self.db = db
-        self.setWindowTitle(f"dfdesk {__version__}")
-        self.resize(1280, 800)
-        self.case_list = QListWidget()
-        self.setCentralWidget(self.case_list)
-        self.device_label = QLabel(device_description())
-        self.statusBar().addPermanentWidget(self.device_label)
-        self.refresh_cases()
+    ask_report_path = staticmethod(ask_report_path)  # replaceable (tests, scripted use)
 
-    def refresh_cases(self) -> None:
-        self.case_list.clear()
-        with self.db.unit_of_work() as session:
-            for case in cases.list_cases(session):
-                self.case_list.addItem(f"{case.name}  ({len(case.evidence)} video(s))")
+    def __init__(self, db: Database, settings: AppSettings, jobs: JobQueue):
+        super().__init__()
+        self.db, self.settings, self.jobs = db, settings, jobs
+        self.analyst = Analyst(settings.analyst_name)
+        self.setWindowTitle(f"dfdesk {__version__}")
+        self.resize(1366, 768)
+        self.cases = CaseBrowser(db, self.analyst_name)
+        self.evidence = EvidencePage(db, jobs, self.analyst_name)
+        self.jobs_panel = JobsPanel(jobs)
+        self.tabs = QTabWidget()
+        self.tabs.setTabsClosable(True)
+        self.tabs.setDocumentMode(True)
+        self.device_label, self.analyst_label = QLabel(), QLabel()
+        self._build()
+        self._wire()
+        self._create_actions()
+        self._restore_layout()
+        self._show_identity()
+
+    def analyst_name(self) -> str:
+        return self.analyst.name
+
+    # --- layout ----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.tabs.addTab(self.evidence, "Evidence")
+        self.tabs.tabBar().setTabButton(0, self.tabs.tabBar().ButtonPosition.RightSide, None)
+        self.setCentralWidget(self.tabs)
+        self.case_dock = self._dock("Cases", "cases", self.cases, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.jobs_dock = self._dock("Jobs", "jobs", self.jobs_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.statusBar().addPermanentWidget(self.analyst_label)
+        self.statusBar().addPermanentWidget(self.device_label)
+
+    def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{name}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _wire(self) -> None:
+        self.cases.case_opened.connect(self.open_case)
+        self.cases.cases_changed.connect(self.evidence.refresh)
+        self.evidence.analyse_requested.connect(self.analyse)
+        self.evidence.analysis_opened.connect(self.open_analysis)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.jobs.job_added.connect(self._watch_job)
+
+    def _create_actions(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.new_case_action = self._action(file_menu, "&New case…", "Ctrl+N", self.cases.ask_create)
+        self.add_action = self._action(file_menu, "&Add videos…", QKeySequence.StandardKey.Open,
+                                       self.evidence.choose_files)
+        self.export_action = self._action(file_menu, "&Export report…", "Ctrl+E", self.export_report)
+        self.recent_menu = file_menu.addMenu("&Recent cases")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        tools = self.menuBar().addMenu("&Tools")
+        self.models_action = self._action(tools, "&Models…", "", self.open_models)
+        self._action(tools, "&Settings…", QKeySequence.StandardKey.Preferences, self.open_settings)
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self.case_dock.toggleViewAction())
+        view.addAction(self.jobs_dock.toggleViewAction())
+
+    def _action(self, menu: QMenu, text: str, keys, slot) -> QAction:
+        action = QAction(text, self)
+        if keys:
+            action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _restore_layout(self) -> None:
+        if (geometry := self.settings.layout("main/geometry")) is not None:
+            self.restoreGeometry(geometry)
+        if (state := self.settings.layout("main/state")) is not None:
+            self.restoreState(state)
+        else:  # first start: a slim jobs strip, a narrow case list
+            self.resizeDocks([self.jobs_dock], [90], Qt.Orientation.Vertical)
+            self.resizeDocks([self.case_dock], [240], Qt.Orientation.Horizontal)
+
+    def _show_identity(self) -> None:
+        try:
+            device = device_description(self.settings.device)
+        except ValueError as exc:
+            device = f"device problem: {exc}"
+        self.device_label.setText(f"Device: {device}")
+        self.device_label.setToolTip("Where the detectors run (Settings → Device)")
+        self.analyst_label.setText(f"{self.analyst.name} ({self.analyst.role})")
+        self.models_action.setEnabled(self.analyst.is_admin)
+        self.models_action.setToolTip("Installed models and the ensemble" if self.analyst.is_admin else ADMIN_ONLY)
+        self.models_action.setStatusTip(self.models_action.toolTip())
+
+    # --- cases and analyses ----------------------------------------------------------------------
+    def open_case(self, case_id: int) -> None:
+        self.evidence.show_case(case_id)
+        self.cases.select(case_id)
+        self.settings.remember_case(case_id)
+        self.tabs.setCurrentWidget(self.evidence)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        names = {row.id: row.name for row in self.cases.rows()}
+        for case_id in self.settings.recent_cases:
+            if case_id in names:
+                action = self.recent_menu.addAction(names[case_id])
+                action.triggered.connect(lambda _=False, c=case_id: self.open_case(c))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def open_analysis(self, analysis_id: int) -> AnalysisPage:
+        for index in range(1, self.tabs.count()):
+            page = self.tabs.widget(index)
+            if page.analysis_id == analysis_id:
+                self.tabs.setCurrentIndex(index)
+                return page
+        page = AnalysisPage(self.db, self.jobs, self.settings, self.analyst_name, analysis_id)
+        page.notes_changed.connect(lambda _evidence: self.evidence.refresh())
+        self.tabs.setCurrentIndex(self.tabs.addTab(page, page.title))
+        self.tabs.setTabToolTip(self.tabs.currentIndex(), page.view.evidence.path if page.view else "")
+        return page
+
+    def close_tab(self, index: int) -> None:
+        page = self.tabs.widget(index)
+        if isinstance(page, AnalysisPage):
+            page.shutdown()
+            self.tabs.removeTab(index)
+            page.deleteLater()
+
+    def current_analysis(self) -> AnalysisPage | None:
+        page = self.tabs.currentWidget()
+        return page if isinstance(page, AnalysisPage) else None
+
+    def analyse(self, evidence_ids: list[int]) -> list[Job]:
+        if not tasks.analysis_available():
+            dialogs.show_info(self, "Analysis not available", "The analysis service is not installed in this "
+                              "build yet, so videos cannot be analysed from here.")
+            return []
+        if self.settings.enabled_models == ():
+            dialogs.show_error(self, "No model enabled", "Enable at least one model in Tools → Models.")
+            return []
+        request = tasks.analysis_request(self.settings.enabled_models, self.settings.frames, self.settings.sampling,
+                                         self.settings.device)
+        return [self._submit_analysis(evidence_id, request) for evidence_id in evidence_ids]
+
+    def _submit_analysis(self, evidence_id: int, request) -> Job:
+        row = next((r for r in self.evidence.model.rows if r.id == evidence_id), None)
+        actor, name = self.analyst.name, row.file_name if row else f"evidence {evidence_id}"
+        job = self.jobs.submit(f"Analysing {name}",
+                               lambda ctx: tasks.run_analysis(self.db, evidence_id, request, actor, ctx), gpu=True)
+        job.finished.connect(self.evidence.refresh)
+        job.done.connect(lambda analysis_id: self.open_analysis(analysis_id) if analysis_id else None)
+        return job
+
+    def _watch_job(self, job: Job) -> None:
+        job.failed.connect(lambda message, j=job: dialogs.show_error(self, f"{j.title} failed", message))
+
+    # --- reports, models, settings ---------------------------------------------------------------
+    def export_report(self) -> Job | None:
+        page = self.current_analysis()
+        if page is None:
+            dialogs.show_info(self, "Export report", "Open an analysis first: the report describes one analysis.")
+            return None
+        if not tasks.report_available():
+            dialogs.show_info(self, "Export report", "The report service is not part of this build yet, so no "
+                              "report can be written. The analysis itself is saved in the case database.")
+            return None
+        out = self.ask_report_path(self, f"analysis-{page.analysis_id}.pdf")
+        return self.start_export(page.analysis_id, out) if out else None
+
+    def start_export(self, analysis_id: int, out: Path) -> Job:
+        actor = self.analyst.name
+        job = self.jobs.submit(f"Report {out.name}",
+                               lambda ctx: tasks.export_report(self.db, analysis_id, out, actor, ctx))
+        job.done.connect(lambda result: dialogs.show_info(self, "Report written", tasks.report_message(result)))
+        return job
+
+    def open_models(self) -> None:
+        if not self.analyst.is_admin:
+            dialogs.show_error(self, "Models", ADMIN_ONLY)
+            return
+        ModelManager(self.settings, self.jobs, self).exec()
+
+    def open_settings(self, credentials=None) -> None:
+        dialog = SettingsDialog(self.db, self.settings, self.analyst, parent=self,
+                                **({"credentials": credentials} if credentials else {}))
+        if dialog.exec():
+            self.set_analyst(dialog.analyst)
+
+    def set_analyst(self, analyst: Analyst) -> None:
+        self.analyst = analyst
+        self._show_identity()
+
+    # --- closing ---------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        running = self.jobs.active_count()
+        if running and not dialogs.ask(self, "Quit dfdesk", f"{running} background job(s) are still running. "
+                                       "Cancel them and quit? Nothing half-done is saved."):
+            event.ignore()
+            return
+        for index in range(self.tabs.count() - 1, 0, -1):
+            self.close_tab(index)
+        self.jobs.shutdown()
+        self.settings.save_layout("main/geometry", self.saveGeometry())
+        self.settings.save_layout("main/state", self.saveState())
+        self.settings.sync()
+        event.accept()

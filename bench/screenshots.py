@@ -1,0 +1,132 @@
+"""Screenshots of every view on a real analysed clip, at 1366x768 and 1920x1080, light and dark.
+
+    Xvfb :99 -screen 0 1920x1080x24 &  DISPLAY=:99 .venv/bin/python bench/screenshots.py [OUT_DIR] [--video V]
+
+Runs the real analysis when dfdesk.services.analysis is present, else saves synthetic scores
+(tests/fixtures/analyses.py) over the real clip.  Nothing from ../shared/data is copied.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+SIZES = ((1366, 768), (1920, 1080))
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=Path("/tmp/dfdesk-shots"))
+    parser.add_argument("--video", type=Path)
+    parser.add_argument("--frames", type=int, default=16)
+    return parser.parse_args()
+
+
+def analysed(db, video: Path, frames: int) -> int:
+    from dfdesk.gui import tasks
+    from dfdesk.gui.workers import JobContext
+    from dfdesk.services.ingest import ingest_video
+
+    if not tasks.analysis_available():
+        from tests.fixtures.analyses import make_saved_analysis
+
+        print("analysis service absent: synthetic scores over the real clip")
+        return make_saved_analysis(db, video, case="Screenshots")
+    evidence_id = ingest_video(db, "Screenshots", video, "screenshots").evidence_id
+    request = tasks.analysis_request(None, frames, "uniform", "auto")
+    generator = tasks.run_analysis(db, evidence_id, request, "screenshots", JobContext(lambda: False, print))
+    try:
+        while True:
+            next(generator)
+    except StopIteration as stop:
+        return stop.value
+
+
+def dark_palette():
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    for role, colour in ((QPalette.ColorRole.Window, "#2b2b2b"), (QPalette.ColorRole.WindowText, "#e6e6e6"),
+                         (QPalette.ColorRole.Base, "#1e1e1e"), (QPalette.ColorRole.AlternateBase, "#262626"),
+                         (QPalette.ColorRole.Text, "#e6e6e6"), (QPalette.ColorRole.Button, "#353535"),
+                         (QPalette.ColorRole.ButtonText, "#e6e6e6"), (QPalette.ColorRole.Highlight, "#3d6fb4"),
+                         (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.ToolTipBase, "#353535"),
+                         (QPalette.ColorRole.ToolTipText, "#e6e6e6"), (QPalette.ColorRole.PlaceholderText, "#9a9a9a")):
+        palette.setColor(role, QColor(colour))
+    return palette
+
+
+def settle(app, jobs, rounds: int = 400) -> None:
+    import time
+
+    for _ in range(rounds):
+        app.processEvents()
+        if not jobs.active_count():
+            break
+        time.sleep(0.01)
+    app.processEvents()
+
+
+def main() -> int:
+    args = parse()
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="dfdesk-shots-"))
+    os.environ["DFDESK_DATA_DIR"] = str(work / "data")
+    from PySide6.QtCore import QSettings
+
+    from dfdesk import paths
+    from dfdesk.gui.app import make_app
+    from dfdesk.gui.jobs import JobQueue
+    from dfdesk.gui.main_window import MainWindow
+    from dfdesk.gui.settings import Analyst, AppSettings
+    from dfdesk.gui.views.model_manager import ModelManager
+    from dfdesk.gui.views.settings_dialog import SettingsDialog
+    from dfdesk.store.database import Database
+
+    app = make_app()
+    video = args.video or (paths.shared_data_dir() or Path(".")) / "videos" / "ffpp" / "519_515.mp4"
+    db = Database(work / "cases.sqlite")
+    analysis_id = analysed(db, video, args.frames)
+    settings = AppSettings(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
+    jobs = JobQueue()
+    light = app.palette()
+    for theme, palette in (("light", light), ("dark", dark_palette())):
+        app.setPalette(palette)
+        for width, height in SIZES:
+            window = MainWindow(db, settings, jobs)
+            window.set_analyst(Analyst("screenshots", "admin"))
+            window.resize(width, height)
+            window.show()
+            window.cases.refresh()
+            window.open_case(window.cases.rows()[0].id)
+            settle(app, jobs)
+            tag = f"{theme}-{width}x{height}"
+            window.grab().save(str(args.out / f"main-{tag}.png"))
+            page = window.open_analysis(analysis_id)
+            settle(app, jobs)
+            page.player.seek(page.gallery.cards[0].item.frame_index if page.gallery.cards else 0)
+            settle(app, jobs)
+            window.grab().save(str(args.out / f"analysis-{tag}.png"))
+            for name, dialog in (("models", ModelManager(settings, jobs, window)),
+                                 ("settings", SettingsDialog(db, settings, window.analyst, parent=window))):
+                dialog.show()
+                settle(app, jobs)
+                dialog.grab().save(str(args.out / f"{name}-{tag}.png"))
+                dialog.close()
+            window.jobs.shutdown()
+            for index in range(window.tabs.count() - 1, 0, -1):
+                window.close_tab(index)
+            window.hide()
+            window.deleteLater()
+            app.processEvents()
+    jobs.shutdown()
+    db.close()
+    print(f"screenshots in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Frame-accurate random access for the player, on top of dfdesk.core.video (no Qt here).
+
+Playing forward keeps one decoding stream open and only advances it; a jump farther than
+``FORWARD_LIMIT`` frames (or backwards) re-seeks to the keyframe before the target.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dfdesk.core.probe import VideoError
+from dfdesk.core.types import Frame, VideoInfo
+from dfdesk.core.video import VideoReader
+from dfdesk.services.results import EvidenceView
+
+FORWARD_LIMIT = 48
+CACHE_FRAMES = 24
+
+
+def video_info(evidence: EvidenceView) -> VideoInfo:
+    return VideoInfo(evidence.path, evidence.size_bytes, evidence.container, evidence.codec, evidence.width,
+                     evidence.height, evidence.fps, evidence.frame_count, evidence.duration_s, evidence.rotation,
+                     evidence.has_audio, evidence.is_vfr)
+
+
+class FrameSource:
+    """Decodes frames of one evidence file by index.  Raises VideoError when it cannot."""
+
+    def __init__(self, info: VideoInfo):
+        self.info = info
+        self._reader = VideoReader(info.path, info, threads=1)
+        self._stream: Iterator[Frame] | None = None
+        self._position = -1
+        self._cache: OrderedDict[int, Frame] = OrderedDict()
+
+    @property
+    def frame_count(self) -> int:
+        return self._reader.frame_count
+
+    def time_of(self, index: int) -> float:
+        table = self._reader.table
+        return table.time_s(table.pts[max(0, min(index, self.frame_count - 1))])
+
+    def frame(self, index: int) -> Frame:
+        index = max(0, min(index, self.frame_count - 1))
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        if self._stream is None or not (self._position < index <= self._position + FORWARD_LIMIT):
+            self._stream = self._reader.frames(range(index, self.frame_count))
+        for frame in self._stream:
+            self._position = frame.index
+            self._remember(frame)
+            if frame.index >= index:
+                return frame
+        self._stream = None
+        raise VideoError(f"frame {index} could not be decoded")
+
+    def _remember(self, frame: Frame) -> None:
+        self._cache[frame.index] = frame
+        while len(self._cache) > CACHE_FRAMES:
+            self._cache.popitem(last=False)
+
+    def close(self) -> None:
+        self._stream = None
+        self._reader.close()
+
+
+def crop_box(image: np.ndarray, box, margin: float = 0.15) -> np.ndarray:
+    """The face box with a margin, clipped to the image; the whole image when there is no box."""
+    if box is None:
+        return image
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * margin, (y2 - y1) * margin
+    left, top = max(0, int(x1 - dx)), max(0, int(y1 - dy))
+    right, bottom = min(width, int(x2 + dx)), min(height, int(y2 + dy))
+    if right <= left or bottom <= top:
+        return image
+    return np.ascontiguousarray(image[top:bottom, left:right])
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """A face crop decoded for the gallery, yielded by :func:`face_crops`."""
+
+    track_index: int
+    frame_index: int
+    image: np.ndarray
+
+
+def face_crops(info: VideoInfo, wanted: Sequence[tuple[int, int, tuple | None]], is_cancelled) -> Iterator[FaceCrop]:
+    """Decode (track, frame, box) crops in one sparse pass; meant to run in a worker."""
+    by_frame: dict[int, list[tuple[int, tuple | None]]] = {}
+    for track, frame, box in wanted:
+        by_frame.setdefault(frame, []).append((track, box))
+    with VideoReader(info.path, info, threads=1) as reader:
+        for frame in reader.frames(sorted(by_frame)):
+            if is_cancelled():
+                return
+            for track, box in by_frame[frame.index]:
+                yield FaceCrop(track, frame.index, crop_box(frame.image, box))

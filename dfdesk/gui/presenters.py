@@ -1,0 +1,125 @@
+"""What the views show, derived from an AnalysisView: plain functions, no Qt, no database."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dfdesk.core.outcome import DETECTOR_FAILED, DETECTOR_NEEDS_TRAINING, DETECTOR_NO_INPUT, DETECTOR_USED
+from dfdesk.services.results import AnalysisView
+
+FUSED = "fused"
+VERDICT_WORDS = {"fake": "Likely manipulated", "real": "No manipulation found", "inconclusive": "Inconclusive",
+                 "no_face": "No face found"}
+STATUS_WORDS = {DETECTOR_NEEDS_TRAINING: "needs training", DETECTOR_FAILED: "failed",
+                DETECTOR_NO_INPUT: "no usable input"}
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    frame_index: int
+    time_s: float
+    fake_probability: float
+    track_index: int
+    box: tuple[float, float, float, float] | None
+    heatmaps: dict[str, str]  # detector -> PNG path
+
+
+@dataclass(frozen=True)
+class DetectorBar:
+    name: str
+    probability: float | None  # None: not shown as a score
+    status_text: str  # "" when used
+    threshold: float
+    note: str
+
+
+def percent(probability: float | None) -> str:
+    return "—" if probability is None else f"{100 * probability:.0f}%"
+
+
+def verdict_headline(view: AnalysisView) -> str:
+    if view.verdict is None:
+        return f"No verdict ({view.status})"
+    return VERDICT_WORDS.get(view.verdict.label, view.verdict.label)
+
+
+def verdict_probability_text(view: AnalysisView) -> str:
+    verdict = view.verdict
+    if verdict is None or verdict.fake_probability is None:
+        return "no fake probability"
+    band = f" (band {percent(verdict.band[0])}–{percent(verdict.band[1])})" if verdict.band else ""
+    return f"P(fake) {percent(verdict.fake_probability)}{band}"
+
+
+def detector_bars(view: AnalysisView) -> list[DetectorBar]:
+    """One bar per detector; a detector that was not used never shows a score."""
+    return [DetectorBar(d.name, d.fake_probability if d.status == DETECTOR_USED else None,
+                        "" if d.status == DETECTOR_USED else STATUS_WORDS.get(d.status, d.status), d.threshold, d.note)
+            for d in view.detectors]
+
+
+def curve_names(view: AnalysisView) -> list[str]:
+    """Detectors with per-frame points, then the fused curve last."""
+    names = [d.name for d in view.detectors if d.status == DETECTOR_USED and view.points.get(d.name)]
+    return names + ([FUSED] if view.points.get(FUSED) else [])
+
+
+def attention_points(view: AnalysisView) -> list[tuple[int, float]]:
+    """(frame index, weight) of every detector point that carries a temporal attention weight."""
+    return sorted((p.frame_index, p.attention) for points in view.points.values() for p in points
+                  if p.attention is not None)
+
+
+def boxes_at(view: AnalysisView, frame_index: int) -> list[tuple[int, bool, tuple[float, float, float, float]]]:
+    """(track index, is main, box) of each face track at ``frame_index``, or at its nearest earlier sample."""
+    found = []
+    for track in view.tracks:
+        earlier = [f for f in track.frame_indices if f <= frame_index]
+        if earlier and (frame_index - earlier[-1]) <= _sample_gap(track.frame_indices):
+            found.append((track.track_index, track.is_main, track.boxes[earlier[-1]]))
+    return found
+
+
+def _sample_gap(frames: tuple[int, ...]) -> int:
+    steps = [b - a for a, b in zip(frames, frames[1:])]
+    return max(steps) if steps else 0
+
+
+def gallery_items(view: AnalysisView, limit: int = 8) -> list[GalleryItem]:
+    """The most suspicious frames, most suspicious first: frames with heat maps, then the top fused scores."""
+    heatmaps: dict[tuple[int, int], dict[str, str]] = {}
+    probability: dict[tuple[int, int], float] = {}
+    for h in view.heatmaps:
+        heatmaps.setdefault((h.track_index, h.frame_index), {})[h.detector] = h.path
+        probability[(h.track_index, h.frame_index)] = max(h.fake_probability, probability.get((h.track_index,
+                                                                                               h.frame_index), 0.0))
+    for p in view.points.get(FUSED, ()):
+        probability.setdefault((p.track_index, p.frame_index), p.fake_probability)
+    times = {p.frame_index: p.time_s for points in view.points.values() for p in points}
+    ranked = sorted(probability, key=lambda key: (key not in heatmaps, -probability[key], key[1]))[:limit]
+    return [GalleryItem(frame, times.get(frame, frame / max(view.evidence.fps, 1e-6)), probability[(track, frame)],
+                        track, _box(view, track, frame), heatmaps.get((track, frame), {}))
+            for track, frame in ranked]
+
+
+def _box(view: AnalysisView, track_index: int, frame_index: int):
+    for track in view.tracks:
+        if track.track_index == track_index:
+            return track.boxes.get(frame_index)
+    return None
+
+
+def heatmap_detectors(view: AnalysisView) -> list[str]:
+    return sorted({h.detector for h in view.heatmaps})
+
+
+def format_duration(seconds: float) -> str:
+    minutes, secs = divmod(max(seconds, 0.0), 60)
+    return f"{int(minutes)}:{secs:06.3f}" if minutes else f"{secs:.2f} s"
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    if seconds < 60:
+        return f"{seconds:.0f} s left"
+    return f"{seconds / 60:.0f} min left"

@@ -1,0 +1,156 @@
+"""The review of one analysed video: player, timeline, face gallery and verdict panel, kept in step."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QVBoxLayout, QWidget
+
+from dfdesk.core.probe import VideoError
+from dfdesk.gui import dialogs
+from dfdesk.gui.frames import FaceCrop, FrameSource, face_crops, video_info
+from dfdesk.gui.jobs import Job, JobQueue
+from dfdesk.gui.presenters import boxes_at, gallery_items, heatmap_detectors
+from dfdesk.gui.settings import AppSettings
+from dfdesk.gui.views.gallery import GalleryView
+from dfdesk.gui.views.player import PlayerView
+from dfdesk.gui.views.timeline import TimelineView
+from dfdesk.gui.views.verdict_panel import VerdictPanel
+from dfdesk.services.notes import NoteError, add_note
+from dfdesk.services.results import AnalysisView, load_analysis
+from dfdesk.store.database import Database
+
+SECOND_STEP = 10  # frames jumped with Shift+arrow when the frame rate is unknown
+
+
+class AnalysisPage(QWidget):
+    notes_changed = Signal(int)  # evidence id
+
+    def __init__(self, db: Database, jobs: JobQueue, settings: AppSettings, analyst: Callable[[], str],
+                 analysis_id: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.db, self.jobs, self.settings, self.analyst = db, jobs, settings, analyst
+        self.analysis_id = analysis_id
+        self.view: AnalysisView | None = None
+        self.crop_job: Job | None = None
+        self.player = PlayerView(self._boxes)
+        self.timeline = TimelineView()
+        self.gallery = GalleryView()
+        self.verdict = VerdictPanel()
+        self._wire()
+        self._build()
+        self.reload()
+
+    def _wire(self) -> None:
+        self.player.position_changed.connect(self.timeline.set_position)
+        self.timeline.seek_requested.connect(self.player.seek)
+        self.gallery.seek_requested.connect(self.player.seek)
+        self.verdict.note_submitted.connect(self.save_finding)
+        shortcuts = {"Space": self.player.toggle_play, "Left": lambda: self.player.step(-1),
+                     "Right": lambda: self.player.step(1), "Shift+Left": lambda: self.player.step(-self._second()),
+                     "Shift+Right": lambda: self.player.step(self._second()), "Home": lambda: self.player.seek(0),
+                     "End": lambda: self.player.seek(10**9)}
+        for keys, action in shortcuts.items():
+            shortcut = QShortcut(QKeySequence(keys), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(action)
+
+    def _build(self) -> None:
+        self.left = QSplitter(Qt.Orientation.Vertical)
+        self.left.addWidget(self.player)
+        self.left.addWidget(self.timeline)
+        self.left.setStretchFactor(0, 3)
+        self.left.setStretchFactor(1, 2)
+        self.right = QSplitter(Qt.Orientation.Vertical)
+        self.right.addWidget(_scrolling(self.verdict))
+        self.right.addWidget(self.gallery)
+        self.right.setStretchFactor(0, 3)
+        self.right.setStretchFactor(1, 2)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.left)
+        self.splitter.addWidget(self.right)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        for key, splitter in self._splitters().items():
+            if (state := self.settings.layout(key)) is not None:
+                splitter.restoreState(state)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.splitter)
+
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {"analysis/main": self.splitter, "analysis/left": self.left, "analysis/right": self.right}
+
+    def save_layout(self) -> None:
+        for key, splitter in self._splitters().items():
+            self.settings.save_layout(key, splitter.saveState())
+
+    @property
+    def title(self) -> str:
+        name = self.view.evidence.file_name if self.view else "analysis"
+        return f"{name} · #{self.analysis_id}"
+
+    def reload(self) -> None:
+        with self.db.unit_of_work() as session:
+            self.view = load_analysis(session, self.analysis_id)
+        self.timeline.show_analysis(self.view)
+        self.verdict.show_analysis(self.view)
+        items = gallery_items(self.view)
+        self.gallery.show_items(items, heatmap_detectors(self.view))
+        self._open_video()
+        self._load_faces(items)
+
+    def _open_video(self) -> None:
+        try:
+            source = FrameSource(video_info(self.view.evidence))
+        except (VideoError, OSError) as exc:
+            self.player.show_problem(f"The evidence file cannot be shown:\n{exc}")
+            return
+        self.player.open(source, self.view.evidence.fps)
+
+    def _load_faces(self, items) -> None:
+        if not items or self.player.source is None:
+            return
+        info, wanted = video_info(self.view.evidence), [(i.track_index, i.frame_index, i.box) for i in items]
+        self.crop_job = self.jobs.submit(f"Face crops of {self.view.evidence.file_name}",
+                                         lambda ctx: face_crops(info, wanted, ctx.is_cancelled))
+        self.crop_job.event.connect(self._on_crop)
+
+    def _on_crop(self, crop: object) -> None:
+        if isinstance(crop, FaceCrop):
+            self.gallery.set_face(crop.track_index, crop.frame_index, crop.image)
+
+    def _boxes(self, frame_index: int):
+        return boxes_at(self.view, frame_index) if self.view else []
+
+    def _second(self) -> int:
+        fps = self.view.evidence.fps if self.view else 0
+        return max(1, round(fps)) if fps > 0 else SECOND_STEP
+
+    def save_finding(self, text: str, conclusion: str | None) -> None:
+        try:
+            with self.db.unit_of_work() as session:
+                add_note(session, self.view.evidence.id, self.analyst(), text, conclusion, self.analysis_id)
+        except NoteError as exc:
+            dialogs.show_error(self, "Finding not saved", str(exc))
+            return
+        with self.db.unit_of_work() as session:
+            self.verdict.show_notes(load_analysis(session, self.analysis_id).notes)
+        self.verdict.clear_finding()
+        self.notes_changed.emit(self.view.evidence.id)
+
+    def shutdown(self) -> None:
+        """Stop what this page started: playback, the decoder and the face-crop job."""
+        self.save_layout()
+        if self.crop_job is not None and self.crop_job.state in ("queued", "running"):
+            self.jobs.cancel(self.crop_job)
+        self.player.close_source()
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area

@@ -1,0 +1,164 @@
+"""Face gallery: the most suspicious frames, with heat-map overlays (opacity slider, toggle per detector)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dfdesk.gui.presenters import GalleryItem, percent
+from dfdesk.gui.widgets.images import rgb_to_pixmap
+
+THUMB = 132
+COLUMNS = 2
+
+
+def compose(face: QPixmap | None, overlays: list[QImage], opacity: float, side: int) -> QPixmap:
+    """The face crop scaled to ``side``, with each heat map drawn over it at ``opacity``."""
+    canvas = QPixmap(side, side)
+    canvas.fill(Qt.GlobalColor.black)
+    painter = QPainter(canvas)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    target = QRectF(0, 0, side, side)
+    if face is not None and not face.isNull():
+        target = _fit(face.width(), face.height(), side)
+        painter.drawPixmap(target, face, QRectF(face.rect()))
+    painter.setOpacity(opacity)
+    for overlay in overlays:
+        painter.drawImage(target, overlay)
+    painter.end()
+    return canvas
+
+
+def _fit(width: int, height: int, side: int) -> QRectF:
+    scale = side / max(width, height, 1)
+    return QRectF((side - width * scale) / 2, (side - height * scale) / 2, width * scale, height * scale)
+
+
+class GalleryCard(QFrame):
+    clicked = Signal(int)
+
+    def __init__(self, item: GalleryItem, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.item = item
+        self.face: QPixmap | None = None
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(f"Frame {item.frame_index}, track {item.track_index}: click to show it in the player")
+        self.image = QLabel()
+        self.image.setFixedSize(THUMB, THUMB)
+        self.caption = QLabel(f"frame {item.frame_index} · {item.time_s:.2f} s\n"
+                              f"P(fake) {percent(item.fake_probability)}")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.image, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.caption)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.item.frame_index)
+
+    def render(self, overlays: list[QImage], opacity: float) -> None:
+        ratio = self.devicePixelRatioF()
+        pixmap = compose(self.face, overlays, opacity, round(THUMB * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        self.image.setPixmap(pixmap)
+
+
+class GalleryView(QWidget):
+    seek_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.cards: list[GalleryCard] = []
+        self.toggles: dict[str, QCheckBox] = {}
+        self._heatmaps: dict[str, QImage] = {}
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        self.opacity.setToolTip("Heat-map opacity")
+        self.opacity.valueChanged.connect(self.refresh)
+        self.toggle_row = QHBoxLayout()
+        self.empty = QLabel("No face frames to show.")
+        self.grid = QGridLayout()
+        self._build()
+
+    def _build(self) -> None:
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Heat map"))
+        controls.addWidget(self.opacity, 1)
+        holder = QWidget()
+        outer = QVBoxLayout(holder)
+        outer.addLayout(self.grid)
+        outer.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(holder)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("<b>Most suspicious frames</b>")
+        layout.addWidget(title)
+        layout.addLayout(controls)
+        layout.addLayout(self.toggle_row)
+        layout.addWidget(self.empty)
+        layout.addWidget(scroll, 1)
+
+    def show_items(self, items: list[GalleryItem], detectors: list[str]) -> None:
+        for card in self.cards:
+            card.deleteLater()
+        self.cards = []
+        self._set_toggles(detectors)
+        self.empty.setVisible(not items)
+        for position, item in enumerate(items):
+            card = GalleryCard(item)
+            card.clicked.connect(self.seek_requested)
+            self.grid.addWidget(card, position // COLUMNS, position % COLUMNS)
+            self.cards.append(card)
+        self.refresh()
+
+    def _set_toggles(self, detectors: list[str]) -> None:
+        for box in self.toggles.values():
+            box.deleteLater()
+        self.toggles = {}
+        for name in detectors:
+            box = QCheckBox(name)
+            box.setChecked(True)
+            box.setToolTip(f"Show the heat maps of {name}")
+            box.toggled.connect(self.refresh)
+            self.toggle_row.addWidget(box)
+            self.toggles[name] = box
+
+    def set_face(self, track_index: int, frame_index: int, image) -> None:
+        """A decoded face crop arrived (from the worker): show it in its card."""
+        for card in self.cards:
+            if (card.item.track_index, card.item.frame_index) == (track_index, frame_index):
+                card.face = rgb_to_pixmap(image)
+                card.render(self._overlays(card.item), self.opacity.value() / 100)
+
+    def enabled_detectors(self) -> list[str]:
+        return [name for name, box in self.toggles.items() if box.isChecked()]
+
+    def refresh(self) -> None:
+        for card in self.cards:
+            card.render(self._overlays(card.item), self.opacity.value() / 100)
+
+    def _overlays(self, item: GalleryItem) -> list[QImage]:
+        return [self._heatmap(path) for name, path in item.heatmaps.items()
+                if name in self.enabled_detectors() and not self._heatmap(path).isNull()]
+
+    def _heatmap(self, path: str) -> QImage:
+        if path not in self._heatmaps:
+            self._heatmaps[path] = QImage(path) if Path(path).is_file() else QImage()
+        return self._heatmaps[path]

@@ -1,0 +1,221 @@
+"""Model manager (admin): installed models with their cards, which ones the ensemble uses, import, trainer."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dfdesk.detectors import list_detectors
+from dfdesk.detectors.cards import ModelCard
+from dfdesk.gui import dialogs
+from dfdesk.gui.jobs import Job, JobQueue
+from dfdesk.gui.settings import AppSettings
+from dfdesk.services import models
+
+TRAINER_WIZARD = "dfdesk.gui.trainer_wizard"
+TRAINER_MISSING = ("The trainer wizard is not part of this build yet (trainer issue). "
+                   "Train from a terminal with `dfdesk train …`, then import the weights here.")
+WEIGHTS_FILTER = "Weights (*.safetensors *.pt *.pth *.ckpt *.bin *.onnx);;All files (*)"
+COLUMNS = ("Use", "Model", "Architecture", "Trained", "Threshold")
+
+
+def card_html(card: ModelCard) -> str:
+    metrics = "".join(f"<li>{k}: {v}</li>" for k, v in sorted(card.metrics.items())) or "<li>none recorded</li>"
+    rows = [("Version", card.version), ("Architecture", card.architecture),
+            ("Trained", "yes" if card.trained else "no: needs training"), ("Threshold", f"{card.threshold:.3f}"),
+            ("Training data", card.training_data or "—"), ("Licence", card.licence or "—"),
+            ("Source", card.source or "—"), ("Weights SHA-256", f"<code>{card.weights_sha256 or '—'}</code>"),
+            ("Input", f"{card.input.crop} {card.input.size}px, {card.input.frames_per_clip} frame(s), "
+                      f"{card.input.colour}")]
+    table = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
+    return (f"<h3>{card.name}</h3><p>{card.description}</p><table cellspacing='4'>{table}</table>"
+            f"<p><b>Metrics</b></p><ul>{metrics}</ul>")
+
+
+class ModelManager(QDialog):
+    def __init__(self, settings: AppSettings, jobs: JobQueue, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.resize(1120, 620)
+        self.settings, self.jobs = settings, jobs
+        self.cards: dict[str, ModelCard] = {}
+        self.import_job: Job | None = None
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setRootIsDecorated(False)
+        self.tree.currentItemChanged.connect(lambda item, _old: self._show_card(item))
+        self.details = QTextBrowser()
+        self.import_button = QPushButton("Import weights…")
+        self.import_button.setToolTip("Install a weights file (safetensors, PyTorch checkpoint or ONNX) with a card")
+        self.import_button.clicked.connect(self.ask_import)
+        self.train_button = QPushButton("Train a model…")
+        self._setup_trainer_button()
+        self._build()
+        self.refresh()
+
+    def _setup_trainer_button(self) -> None:
+        available = importlib.util.find_spec(TRAINER_WIZARD) is not None
+        self.train_button.setEnabled(available)
+        self.train_button.setToolTip("Open the trainer wizard" if available else TRAINER_MISSING)
+        if available:
+            self.train_button.clicked.connect(self._open_trainer)
+
+    def _build(self) -> None:
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.details)
+        splitter.setSizes([640, 460])
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.import_button)
+        buttons.addWidget(self.train_button)
+        buttons.addStretch(1)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+        close.accepted.connect(self.save_and_close)
+        close.rejected.connect(self.reject)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(buttons)
+
+    def refresh(self) -> None:
+        enabled = self.settings.enabled_models
+        installed, untrained = models.list_installed(), models.untrained_cards()
+        self.cards = {card.name: card for card in installed + untrained}
+        self.tree.clear()
+        for card in installed + untrained:
+            self.tree.addTopLevelItem(_item(card, card.trained and (enabled is None or card.name in enabled)))
+        for column in range(1, len(COLUMNS)):
+            self.tree.resizeColumnToContents(column)
+        if self.tree.topLevelItemCount():
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+
+    def _show_card(self, item: QTreeWidgetItem | None) -> None:
+        card = self.cards.get(item.text(1)) if item else None
+        self.details.setHtml(card_html(card) if card else "")
+
+    def checked_models(self) -> tuple[str, ...]:
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return tuple(item.text(1) for item in items if item.checkState(0) == Qt.CheckState.Checked)
+
+    def set_checked(self, name: str, checked: bool) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.text(1) == name and item.flags() & Qt.ItemFlag.ItemIsUserCheckable:
+                item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+
+    def save_and_close(self) -> None:
+        chosen = self.checked_models()
+        if not chosen:
+            dialogs.show_error(self, "Nothing saved", "Enable at least one trained model for the ensemble.")
+            return
+        self.settings.enabled_models = chosen
+        self.accept()
+
+    def ask_import(self) -> None:
+        form = ImportForm(self)
+        if form.exec() == QDialog.DialogCode.Accepted:
+            self.start_import(**form.values())
+
+    def start_import(self, path: Path, architecture: str, name: str, licence: str, training_data: str,
+                     threshold: float) -> Job:
+        def run(ctx):
+            yield from ()
+            return models.import_model(path, architecture, name, licence=licence, training_data=training_data,
+                                       threshold=threshold)
+
+        self.import_job = self.jobs.submit(f"Importing {Path(path).name} as {name}", run)
+        self.import_button.setEnabled(False)
+        self.import_job.failed.connect(lambda message: dialogs.show_error(self, "Import failed", message))
+        self.import_job.finished.connect(self._import_finished)
+        return self.import_job
+
+    def _import_finished(self) -> None:
+        self.import_job = None
+        self.import_button.setEnabled(True)
+        self.refresh()
+
+    def _open_trainer(self) -> None:
+        """The wizard trains in a separate process; a finished training installs a model, so re-read the list."""
+        wizard = importlib.import_module(TRAINER_WIZARD).TrainerWizard(self, role="admin")
+        wizard.finished.connect(lambda _result: self.refresh())
+        wizard.open()
+
+
+def _item(card: ModelCard, checked: bool) -> QTreeWidgetItem:
+    item = QTreeWidgetItem(["", card.name, card.architecture, "yes" if card.trained else "needs training",
+                            f"{card.threshold:.2f}"])
+    if card.trained:
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        item.setToolTip(0, "Use this model in the ensemble")
+    else:
+        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
+        item.setToolTip(0, "Needs training: it never contributes a score")
+        font = item.font(1)
+        font.setItalic(True)
+        for column in range(len(COLUMNS)):
+            item.setFont(column, font)
+            item.setToolTip(column, "Needs training: it never contributes a score")
+    return item
+
+
+class ImportForm(QDialog):
+    """Which file, which architecture, under which name, with which licence and training data."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Import weights")
+        self.path = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.architecture = QComboBox()
+        self.architecture.addItems(list_detectors())
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("lower-case letters, digits, _ - .")
+        self.licence, self.training_data = QLineEdit(), QLineEdit()
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.01, 0.99)
+        self.threshold.setSingleStep(0.01)
+        self.threshold.setValue(0.5)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        form = QFormLayout(self)
+        form.addRow("Weights file", row)
+        form.addRow("Architecture", self.architecture)
+        form.addRow("Name", self.name)
+        form.addRow("Licence", self.licence)
+        form.addRow("Training data", self.training_data)
+        form.addRow("Decision threshold", self.threshold)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Weights file", "", WEIGHTS_FILTER)
+        if path:
+            self.path.setText(path)
+
+    def values(self) -> dict:
+        return {"path": Path(self.path.text()), "architecture": self.architecture.currentText(),
+                "name": self.name.text().strip(), "licence": self.licence.text().strip(),
+                "training_data": self.training_data.text().strip(), "threshold": self.threshold.value()}

@@ -1,0 +1,208 @@
+"""A frame-accurate player: shows one decoded frame with face boxes and track ids; play, step, jump."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dfdesk.core.probe import VideoError
+from dfdesk.gui.frames import FrameSource
+from dfdesk.gui.presenters import format_duration
+from dfdesk.gui.widgets.images import TRACK_COLOURS, rgb_to_pixmap
+
+Boxes = list[tuple[int, bool, tuple[float, float, float, float]]]
+
+
+class FrameCanvas(QWidget):
+    """Paints a frame scaled to fit, with its face boxes; a message instead when there is no frame."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumSize(240, 160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.pixmap: QPixmap | None = None
+        self.boxes: Boxes = []
+        self.message = ""
+
+    def show_frame(self, pixmap: QPixmap, boxes: Boxes) -> None:
+        self.pixmap, self.boxes, self.message = pixmap, boxes, ""
+        self.update()
+
+    def show_message(self, message: str) -> None:
+        self.pixmap, self.boxes, self.message = None, [], message
+        self.update()
+
+    def image_rect(self) -> QRectF:
+        if self.pixmap is None or self.pixmap.isNull():
+            return QRectF()
+        scale = min(self.width() / self.pixmap.width(), self.height() / self.pixmap.height())
+        width, height = self.pixmap.width() * scale, self.pixmap.height() * scale
+        return QRectF((self.width() - width) / 2, (self.height() - height) / 2, width, height)
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#101010"))
+        if self.pixmap is None:
+            painter.setPen(QColor("#dddddd"))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+            return
+        target = self.image_rect()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawPixmap(target, self.pixmap, QRectF(self.pixmap.rect()))
+        self._paint_boxes(painter, target, target.width() / self.pixmap.width())
+
+    def _paint_boxes(self, painter: QPainter, target: QRectF, scale: float) -> None:
+        font = QFont(self.font())
+        font.setBold(True)
+        painter.setFont(font)
+        for track, is_main, (x1, y1, x2, y2) in self.boxes:
+            colour = QColor(TRACK_COLOURS[track % len(TRACK_COLOURS)])
+            painter.setPen(QPen(colour, 3 if is_main else 2))
+            rect = QRectF(target.left() + x1 * scale, target.top() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
+            painter.drawRect(rect)
+            label = f"track {track}" + (" (main)" if is_main else "")
+            baseline = max(rect.top() - 4, target.top() + painter.fontMetrics().ascent())
+            painter.drawText(QPointF(rect.left() + 2, baseline), label)
+
+
+class PlayerView(QWidget):
+    """Owns a FrameSource; ``boxes_for(frame_index)`` says which face boxes to draw."""
+
+    position_changed = Signal(int)
+
+    def __init__(self, boxes_for: Callable[[int], Boxes], parent: QWidget | None = None):
+        super().__init__(parent)
+        self._boxes_for = boxes_for
+        self.source: FrameSource | None = None
+        self.position = 0
+        self.fps = 25.0
+        self.canvas = FrameCanvas()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(lambda: self._advance_playback())
+        self._build_controls()
+
+    def _build_controls(self) -> None:
+        style = self.style()
+        self.play_button = _tool(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Play / pause (Space)")
+        self.back_button = _tool(style.standardIcon(QStyle.StandardPixmap.SP_MediaSeekBackward),
+                                 "Previous frame (Left arrow)")
+        self.forward_button = _tool(style.standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward),
+                                    "Next frame (Right arrow)")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip("Drag to move through the video")
+        self.frame_box = QSpinBox()
+        self.frame_box.setToolTip("Jump to a frame number (frames counted from 0)")
+        self.frame_box.setKeyboardTracking(False)
+        self.time_label = QLabel()
+        self.play_button.clicked.connect(self.toggle_play)
+        self.back_button.clicked.connect(lambda: self.step(-1))
+        self.forward_button.clicked.connect(lambda: self.step(1))
+        self.slider.valueChanged.connect(self.seek)
+        self.frame_box.valueChanged.connect(self.seek)
+        controls = QHBoxLayout()
+        for widget in (self.back_button, self.play_button, self.forward_button):
+            controls.addWidget(widget)
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(QLabel("Frame"))
+        controls.addWidget(self.frame_box)
+        controls.addWidget(self.time_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas, 1)
+        layout.addLayout(controls)
+
+    def open(self, source: FrameSource, fps: float) -> None:
+        self.close_source()
+        self.source, self.fps = source, fps if fps > 0 else 25.0
+        last = max(source.frame_count - 1, 0)
+        for widget in (self.slider, self.frame_box):
+            widget.blockSignals(True)
+            widget.setRange(0, last)
+            widget.blockSignals(False)
+        self.position = -1
+        self.seek(0)
+
+    def show_problem(self, message: str) -> None:
+        self.close_source()
+        self.canvas.show_message(message)
+        for widget in (self.play_button, self.back_button, self.forward_button, self.slider, self.frame_box):
+            widget.setEnabled(False)
+
+    @property
+    def is_playing(self) -> bool:
+        return self._timer.isActive()
+
+    def toggle_play(self) -> None:
+        if self.source is None:
+            return
+        if self.is_playing:
+            self.pause()
+        else:
+            if self.position >= self.source.frame_count - 1:
+                self.seek(0)
+            self._timer.start(max(1, round(1000 / self.fps)))
+            self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPause))
+
+    def pause(self) -> None:
+        self._timer.stop()
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+
+    def step(self, delta: int) -> None:
+        self.pause()
+        self.seek(self.position + delta)
+
+    def seek(self, index: int) -> None:
+        if self.source is None:
+            return
+        index = max(0, min(int(index), self.source.frame_count - 1))
+        if index == self.position:
+            return
+        try:
+            frame = self.source.frame(index)
+        except VideoError as exc:
+            self.pause()
+            self.canvas.show_message(str(exc))
+            return
+        self.position = frame.index
+        self.canvas.show_frame(rgb_to_pixmap(frame.image), self._boxes_for(frame.index))
+        self._sync_controls(frame.time_s)
+        self.position_changed.emit(self.position)
+
+    def _sync_controls(self, time_s: float) -> None:
+        for widget in (self.slider, self.frame_box):
+            widget.blockSignals(True)
+            widget.setValue(self.position)
+            widget.blockSignals(False)
+        self.time_label.setText(format_duration(time_s))
+
+    def _advance_playback(self) -> None:
+        if self.source is None or self.position >= self.source.frame_count - 1:
+            self.pause()
+            return
+        self.seek(self.position + 1)
+
+    def close_source(self) -> None:
+        self.pause()
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+
+
+def _tool(icon, tooltip: str) -> QToolButton:
+    button = QToolButton()
+    button.setIcon(icon)
+    button.setToolTip(tooltip)
+    button.setAutoRaise(True)
+    return button

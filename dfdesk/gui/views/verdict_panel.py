@@ -1,0 +1,136 @@
+"""Verdict panel: the fused verdict with its band, per-detector bars, agreement; the analyst's conclusion and notes."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dfdesk.gui.presenters import DetectorBar, detector_bars, percent, verdict_headline, verdict_probability_text
+from dfdesk.gui.widgets.images import verdict_colour
+from dfdesk.services.notes import CONCLUSIONS
+from dfdesk.services.results import AnalysisView, NoteView
+
+CONCLUSION_WORDS = {"agree": "I agree", "disagree": "I disagree", "inconclusive": "Inconclusive"}
+
+
+class VerdictPanel(QWidget):
+    """Shows a verdict; ``note_submitted(text, conclusion or None)`` when the analyst saves a finding."""
+
+    note_submitted = Signal(str, object)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.headline = QLabel()
+        self.headline.setObjectName("verdictHeadline")
+        self.probability = QLabel()
+        self.agreement = QLabel()
+        self.explanation = QLabel()
+        for label in (self.agreement, self.explanation):
+            label.setWordWrap(True)
+        self.detector_box = QGroupBox("Detectors")
+        self.detector_form = QFormLayout(self.detector_box)
+        self.bars: dict[str, QWidget] = {}
+        self.notes_list = QListWidget()
+        self.notes_list.setToolTip("Notes and conclusions saved for this video (audited)")
+        self.notes_list.setMinimumHeight(60)
+        self.notes_list.setMaximumHeight(140)
+        self.note_edit = QTextEdit()
+        self.note_edit.setPlaceholderText("Your note on this video…")
+        self.note_edit.setMaximumHeight(70)
+        self.conclusions = QButtonGroup(self)
+        self.save_button = QPushButton("Save finding")
+        self.save_button.setToolTip("Saved with your name and the time in the audit log")
+        self.save_button.clicked.connect(self._submit)
+        self._build()
+
+    def _build(self) -> None:
+        self.headline.setStyleSheet("font-size: 16pt; font-weight: bold;")
+        self.probability.setStyleSheet("font-size: 11pt;")
+        summary = QVBoxLayout()
+        for widget in (self.headline, self.probability, self.agreement, self.explanation):
+            summary.addWidget(widget)
+        choice = QHBoxLayout()
+        for conclusion in CONCLUSIONS:
+            button = QRadioButton(CONCLUSION_WORDS[conclusion])
+            button.setProperty("conclusion", conclusion)
+            button.setToolTip(f"Your own conclusion: {conclusion}")
+            self.conclusions.addButton(button)
+            choice.addWidget(button)
+        finding = QGroupBox("Your finding")
+        finding_layout = QVBoxLayout(finding)
+        finding_layout.addLayout(choice)
+        finding_layout.addWidget(self.note_edit)
+        finding_layout.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignRight)
+        finding_layout.addWidget(self.notes_list)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(summary)
+        layout.addWidget(self.detector_box)
+        layout.addWidget(finding)
+        layout.addStretch(1)
+
+    def show_analysis(self, view: AnalysisView) -> None:
+        label = view.verdict.label if view.verdict else None
+        self.headline.setText(verdict_headline(view))
+        self.headline.setStyleSheet(f"font-size: 16pt; font-weight: bold; color: {verdict_colour(label).name()};")
+        self.probability.setText(verdict_probability_text(view))
+        self.agreement.setText(f"Agreement: {view.verdict.agreement}" if view.verdict else view.error)
+        self.explanation.setText(view.verdict.explanation if view.verdict else "")
+        self._show_bars(detector_bars(view))
+        self.show_notes(view.notes)
+
+    def _show_bars(self, bars: list[DetectorBar]) -> None:
+        while self.detector_form.rowCount():
+            self.detector_form.removeRow(0)
+        self.bars = {}
+        for bar in bars:
+            widget = _bar_widget(bar)
+            self.detector_form.addRow(bar.name, widget)
+            self.bars[bar.name] = widget
+
+    def show_notes(self, notes: tuple[NoteView, ...]) -> None:
+        self.notes_list.clear()
+        for note in notes:
+            conclusion = f"[{note.conclusion}] " if note.conclusion else ""
+            when = note.created_at.strftime("%Y-%m-%d %H:%M")
+            self.notes_list.addItem(f"{when} {note.author}: {conclusion}{note.text}")
+
+    def chosen_conclusion(self) -> str | None:
+        button = self.conclusions.checkedButton()
+        return button.property("conclusion") if button else None
+
+    def _submit(self) -> None:
+        self.note_submitted.emit(self.note_edit.toPlainText(), self.chosen_conclusion())
+
+    def clear_finding(self) -> None:
+        self.note_edit.clear()
+        self.conclusions.setExclusive(False)
+        for button in self.conclusions.buttons():
+            button.setChecked(False)
+        self.conclusions.setExclusive(True)
+
+
+def _bar_widget(bar: DetectorBar) -> QWidget:
+    if bar.probability is None:
+        label = QLabel(f"<i>{bar.status_text}</i>")
+        label.setToolTip(bar.note or bar.status_text)
+        return label
+    widget = QProgressBar()
+    widget.setRange(0, 1000)
+    widget.setValue(round(bar.probability * 1000))
+    widget.setFormat(percent(bar.probability))
+    widget.setToolTip(f"{bar.name}: P(fake) {bar.probability:.3f}, decision threshold {bar.threshold:.2f}"
+                      + (f"\n{bar.note}" if bar.note else ""))
+    return widget

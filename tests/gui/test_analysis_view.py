@@ -1,0 +1,136 @@
+"""The analysis page on a real saved analysis of a real clip (synthetic scores from make_saved_analysis)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from sqlalchemy import select
+
+from dfdesk.gui.views.analysis_view import AnalysisPage
+from dfdesk.store.tables import AuditEvent, Note
+from tests.fixtures.analyses import make_saved_analysis
+from tests.gui.conftest import messages
+
+
+@pytest.fixture
+def page(qtbot, db, jobs, settings, clip_dir: Path) -> AnalysisPage:
+    analysis_id = make_saved_analysis(db, clip_dir / "face.mp4")
+    widget = AnalysisPage(db, jobs, settings, lambda: "erin", analysis_id)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 800)
+    widget.show()
+    qtbot.waitUntil(lambda: widget.crop_job.state == "done", timeout=10_000)
+    yield widget
+    widget.shutdown()
+
+
+def test_the_player_steps_frame_by_frame_and_the_timeline_follows(qtbot, page: AnalysisPage):
+    assert page.player.position == 0 and page.player.source.frame_count == 20
+    page.player.step(1)
+    page.player.step(1)
+    assert page.player.position == 2 and page.timeline.position == 2
+    page.player.seek(10**6)
+    assert page.player.position == 19 and page.player.frame_box.value() == 19
+    page.player.seek(3)  # backwards: a re-seek
+    assert page.player.position == 3 and page.player.slider.value() == 3
+
+
+def test_keyboard_shortcuts_step_and_play(qtbot, page: AnalysisPage):
+    page.player.setFocus()
+    qtbot.keyClick(page.player, Qt.Key.Key_Right)
+    qtbot.keyClick(page.player, Qt.Key.Key_Right)
+    qtbot.keyClick(page.player, Qt.Key.Key_Left)
+    assert page.player.position == 1
+    qtbot.keyClick(page.player, Qt.Key.Key_Space)
+    assert page.player.is_playing
+    qtbot.waitUntil(lambda: page.player.position >= 4, timeout=5000)
+    qtbot.keyClick(page.player, Qt.Key.Key_Space)
+    assert not page.player.is_playing
+
+
+def test_face_boxes_and_track_ids_are_drawn_over_the_frame(page: AnalysisPage):
+    page.player.seek(0)
+    assert page.player.canvas.boxes == [(0, True, (40.0, 30.0, 160.0, 150.0))]
+    image = page.player.canvas.grab().toImage()
+    rect = page.player.canvas.image_rect()
+    scale = rect.width() / 320
+    edge = image.pixelColor(int(rect.left() + 40 * scale), int(rect.top() + 90 * scale))
+    assert (edge.red(), edge.green()) > (200, 180)  # the yellow box of track 0
+
+
+def test_clicking_on_the_timeline_seeks_the_video(qtbot, page: AnalysisPage):
+    plot = page.timeline.scores.getViewBox()
+    scene_point = plot.mapViewToScene(QPointF(12, 0.5))
+    view_point = page.timeline.graphics.mapFromScene(scene_point)
+    qtbot.mouseClick(page.timeline.graphics.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(view_point))
+    assert page.player.position == 12
+    assert page.timeline.position == 12
+
+
+def test_the_timeline_shows_each_detector_the_fused_curve_and_the_threshold_band(page: AnalysisPage):
+    assert list(page.timeline.curves) == ["meso4_df", "fused"]
+    x, y = page.timeline.curves["fused"].getData()
+    assert list(x) == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]
+    assert page.timeline.band.getRegion() == pytest.approx((0.4, 0.6))
+    assert "lipforensics_ta" not in page.timeline.curves  # needs training: no curve
+
+
+def test_the_gallery_shows_suspicious_faces_with_heat_maps_and_seeks(qtbot, page: AnalysisPage):
+    cards = page.gallery.cards
+    assert cards[0].item.heatmaps and cards[0].item.frame_index == 2  # the frame with a heat map first
+    assert all(card.face is not None for card in cards)
+    with_map = cards[0].image.pixmap().toImage()
+    page.gallery.opacity.setValue(0)
+    without = cards[0].image.pixmap().toImage()
+    assert with_map != without
+    page.gallery.opacity.setValue(100)
+    page.gallery.toggles["meso4_df"].setChecked(False)
+    assert cards[0].image.pixmap().toImage() == without
+    qtbot.mouseClick(cards[3], Qt.MouseButton.LeftButton)
+    assert page.player.position == cards[3].item.frame_index
+
+
+def test_the_verdict_panel_shows_the_fused_verdict_and_never_scores_untrained_detectors(page: AnalysisPage):
+    panel = page.verdict
+    assert panel.headline.text() == "Likely manipulated"
+    assert panel.probability.text() == "P(fake) 71% (band 62%–79%)"
+    assert "only one detector contributed" in panel.agreement.text()
+    assert panel.bars["meso4_df"].value() == 710
+    untrained = panel.bars["lipforensics_ta"]
+    assert not hasattr(untrained, "value") and "needs training" in untrained.text()
+
+
+def test_saving_a_finding_records_a_note_with_the_analyst_and_audits_it(qtbot, db, page: AnalysisPage):
+    panel = page.verdict
+    panel.note_edit.setPlainText("Lip sync drifts at 0.4 s.")
+    next(b for b in panel.conclusions.buttons() if b.property("conclusion") == "disagree").click()
+    with qtbot.waitSignal(page.notes_changed):
+        panel.save_button.click()
+    with db.unit_of_work() as s:
+        note = s.scalar(select(Note))
+        audit = s.scalar(select(AuditEvent).where(AuditEvent.action == "verdict.analyst"))
+    assert (note.author, note.conclusion, note.text, note.analysis_id) == ("erin", "disagree",
+                                                                         "Lip sync drifts at 0.4 s.", page.analysis_id)
+    assert audit.actor == "erin" and audit.details["note_id"] == note.id
+    assert panel.notes_list.count() == 1 and "erin: [disagree] Lip sync" in panel.notes_list.item(0).text()
+    assert panel.note_edit.toPlainText() == "" and panel.chosen_conclusion() is None
+
+
+def test_an_empty_finding_gives_a_readable_dialog_and_saves_nothing(qtbot, db, page: AnalysisPage):
+    page.verdict.save_button.click()
+    assert messages() == ["an empty note without a conclusion is not saved"]
+    with db.unit_of_work() as s:
+        assert s.scalar(select(Note)) is None
+
+
+def test_a_missing_evidence_file_is_said_in_the_player(qtbot, db, jobs, settings, tmp_path: Path, clip_dir: Path):
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes((clip_dir / "face.mp4").read_bytes())
+    analysis_id = make_saved_analysis(db, copy)
+    copy.unlink()
+    widget = AnalysisPage(db, jobs, settings, lambda: "erin", analysis_id)
+    qtbot.addWidget(widget)
+    assert "cannot be shown" in widget.player.canvas.message
+    assert not widget.player.play_button.isEnabled()
+    assert widget.verdict.headline.text() == "Likely manipulated"  # the results still read
