@@ -13,6 +13,11 @@ DATA_DIR_ENV = "DFDESK_DATA_DIR"  # overrides the per-user data directory (tests
 SHARED_DATA_ENV = "DFDESK_SHARED_DATA"  # where tests and benchmarks find ../shared/data
 
 
+def is_frozen() -> bool:
+    """True in the PyInstaller bundle (then e.g. DataLoader workers default to 0)."""
+    return bool(getattr(sys, "frozen", False))
+
+
 def install_root() -> Path:
     """The folder holding resources/ and models/: the bundle in a frozen app, the repository otherwise."""
     if getattr(sys, "frozen", False):
