@@ -48,10 +48,16 @@ def create_detector(card: ModelCard, device: str | torch.device = "cpu") -> Dete
 
     A card with ``trained = false`` is built with random weights; the returned module's
     ``trained`` attribute is then False so that callers never turn its output into a verdict.
+    A card with ONNX weights gives an :class:`~dfdesk.detectors.onnx_runtime.OnnxCardDetector`
+    (onnxruntime, the same ``DetectorOutput``, no spatial maps, no Grad-CAM).
     """
     from dfdesk.detectors.cards import CardError
     from dfdesk.detectors.weights import load_into, load_state_dict
 
+    if card.weights_format == "onnx":
+        from dfdesk.detectors.onnx_runtime import load_onnx_detector
+
+        return load_onnx_detector(card, device)
     try:
         model = build_detector(card.architecture, **card.options)
     except KeyError as exc:

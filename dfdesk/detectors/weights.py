@@ -37,6 +37,11 @@ def load_state_dict(card: ModelCard) -> dict[str, torch.Tensor]:
     """The card's safetensors weights, after checking the file's SHA-256 against the card."""
     if card.weights_format != "safetensors":
         raise WeightsError(f"model {card.name!r}: {card.weights_format} weights run in onnxruntime, not PyTorch")
+    return read_safetensors(verified_weights_path(card))
+
+
+def verified_weights_path(card: ModelCard) -> Path:
+    """The card's weights file (any format), after checking that it exists and has the card's SHA-256."""
     path = card.weights_path
     if path is None:
         raise WeightsError(f"model {card.name!r}: the card names no weights file")
@@ -50,7 +55,7 @@ def load_state_dict(card: ModelCard) -> dict[str, torch.Tensor]:
             f"model {card.name!r}: {path.name} has SHA-256 {actual[:16]}…, the card expects "
             f"{card.weights_sha256[:16]}… (file altered, truncated or replaced)"
         )
-    return read_safetensors(path)
+    return path
 
 
 def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:

@@ -27,7 +27,8 @@ from dfdesk.detectors.base import Detector, DetectorOutput, InputSpec
 from dfdesk.detectors.convlstm import ConvLSTM
 from dfdesk.detectors.registry import register_detector
 
-BACKBONES = {"xception": "legacy_xception", "efficientnet_b0": "efficientnet_b0"}
+BACKBONES = {"xception": "legacy_xception", "efficientnet_b0": "efficientnet_b0",
+             "test_efficientnet": "test_efficientnet"}  # the last: timm's tiny test network (tests only)
 
 
 class SpatialAttention(nn.Module):
@@ -103,7 +104,7 @@ class XceptionSTConvLSTM(Detector):
 
     @classmethod
     def small_options(cls) -> dict:
-        return {"backbone": "efficientnet_b0", "lstm_ch": 16, "fc_dims": (16, 8), "qk_ch": 2}
+        return {"backbone": "test_efficientnet", "lstm_ch": 16, "fc_dims": (16, 8), "qk_ch": 2}
 
     @classmethod
     def small_input(cls) -> InputSpec:

@@ -109,7 +109,7 @@ def import_model(
     options: dict[str, Any] | None = None,
     input_spec: InputSpec | None = None,
     fake_index: int | None = None,
-    sigmoid_means: str = "fake",
+    sigmoid_means: str | None = None,
     threshold: float = 0.5,
     training_data: str = "",
     licence: str = "",
@@ -117,13 +117,24 @@ def import_model(
     description: str = "",
     metrics: dict[str, Any] | None = None,
 ) -> ModelCard:
-    """Install weights (safetensors, a PyTorch checkpoint, or ONNX) with a card in the user models folder."""
+    """Install weights (safetensors, a PyTorch checkpoint, or ONNX) with a card in the user models folder.
+
+    An ONNX file written by :func:`export_onnx` carries its card's polarity and input spec in its
+    metadata (``dfdesk.card``); they are used unless given here.  Otherwise a sigmoid means "fake".
+    """
     src = Path(weights_path)
     if not src.is_file():
         raise ModelStoreError(f"weights file {src} does not exist")
     _check_new_name(name)
     cls = _architecture(architecture)
     options = dict(options or {})
+    exported = _exported_card(src, architecture)
+    if exported is not None:
+        input_spec = input_spec or exported.input
+        fake_index = exported.fake_index if fake_index is None else fake_index
+        sigmoid_means = sigmoid_means or exported.sigmoid_means
+        options = options or dict(exported.options)
+    sigmoid_means = sigmoid_means or "fake"
     with tempfile.TemporaryDirectory(dir=paths.user_models_dir(), prefix=".import-") as tmp:
         staging = Path(tmp) / name
         staging.mkdir()
@@ -137,8 +148,10 @@ def import_model(
             description=description, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         try:
+            if fmt == "onnx":
+                _check_onnx_fits(card, staging / weights_file, cls.frame_level)
             save_card(card, staging)
-        except CardError as exc:
+        except (CardError, WeightsError) as exc:
             raise ModelStoreError(f"cannot import {src.name}: {exc}") from None
         final = paths.user_models_dir() / name
         shutil.move(str(staging), final)
@@ -196,8 +209,56 @@ def _check_onnx(path: Path) -> None:
         raise ModelStoreError(f"{path.name} is not a valid ONNX model ({str(exc).splitlines()[0]})") from None
 
 
+def _check_onnx_fits(card: ModelCard, path: Path, frame_level: bool) -> None:
+    """The graph's inputs and outputs fit the card (the same check as at every load)."""
+    from dfdesk.detectors.onnx_runtime import check_graph, open_session
+
+    check_graph(card, open_session(str(path), card), frame_level)
+
+
+CARD_METADATA_KEY = "dfdesk.card"
+
+
+def _exported_card(src: Path, architecture: str) -> ModelCard | None:
+    """The card recorded in an ONNX file by :func:`export_onnx`, when it is one of ``architecture``."""
+    if src.suffix.lower() != ".onnx":
+        return None
+    import json
+
+    import onnx
+
+    from dfdesk.detectors.cards import card_from_dict
+
+    try:
+        props = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
+        card = card_from_dict(json.loads(props[CARD_METADATA_KEY]))
+    except Exception:  # noqa: BLE001 - no or unreadable metadata: plain defaults; a bad file fails the import's checks
+        return None
+    return card if card.architecture == architecture else None
+
+
+def _record_card(path: Path, card: ModelCard) -> None:
+    """Write the card (without weights and metrics) into the ONNX file's metadata."""
+    import json
+
+    import onnx
+
+    from dfdesk.detectors.cards import card_to_dict
+
+    doc = card_to_dict(card)
+    doc["trained"], doc["weights"], doc["metrics"] = False, {}, {}
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    model.metadata_props.add(key=CARD_METADATA_KEY, value=json.dumps(doc))
+    onnx.save(model, str(path))
+
+
 def export_onnx(name: str, out_path: str | Path) -> ExportResult:
-    """Export an installed (trained, PyTorch-format) model to ONNX with a dynamic batch axis."""
+    """Export an installed (trained, PyTorch-format) model to ONNX with a dynamic batch axis.
+
+    The card's input spec, polarity and options go into the file's metadata, so that importing the
+    file again gives an equivalent card.
+    """
     card = find_model(name)
     if not card.trained:
         raise ModelStoreError(f"model {name!r} needs training; there is nothing to export")
@@ -207,6 +268,8 @@ def export_onnx(name: str, out_path: str | Path) -> ExportResult:
         detector = create_detector(card)
         spec = card.input
         example = torch.rand(2, spec.frames_per_clip, len(spec.mean), spec.size, spec.size)
-        return export_detector(detector, example, out_path)
+        result = export_detector(detector, example, out_path)
+        _record_card(result.path, card)
+        return result
     except (CardError, WeightsError, OnnxExportError) as exc:
         raise ModelStoreError(f"cannot export {name!r}: {exc}") from None

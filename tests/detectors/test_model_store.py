@@ -5,8 +5,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from dfdesk.detectors import build_detector, create_detector
-from dfdesk.detectors.onnx_export import OnnxDetector
+from dfdesk.detectors import build_detector
 from dfdesk.paths import DATA_DIR_ENV
 from dfdesk.services import models
 
@@ -79,15 +78,7 @@ def test_import_rejects_bad_names_and_architectures(tmp_path) -> None:
         models.import_model(tmp_path / "w.safetensors", "nope", "fine")
 
 
-def test_export_then_import_onnx(tmp_path) -> None:
-    result = models.export_onnx("meso4_df", tmp_path / "meso4.onnx")
-    session = OnnxDetector(result.path)
-    clip = torch.rand(1, 2, 3, 256, 256)
-    with torch.no_grad():
-        expected = create_detector(models.find_model("meso4_df"))(clip).clip_logits
-    torch.testing.assert_close(torch.from_numpy(session.run(clip)["clip_logits"]), expected, atol=1e-4, rtol=0)
-    card = models.import_model(result.path, ARCH, "meso4_onnx", sigmoid_means="real")
-    assert card.weights_format == "onnx" and card.weights_file == "model.onnx"
+# Exporting an installed model and importing the ONNX file again: tests/detectors/test_onnx_cards.py.
 
 
 def test_export_of_an_unknown_model_is_a_clear_error(tmp_path) -> None:

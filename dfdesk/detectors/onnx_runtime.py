@@ -1,0 +1,162 @@
+"""Model cards whose weights are an ONNX graph, run in onnxruntime behind the detector contract.
+
+:func:`load_onnx_detector` checks the file's SHA-256 against the card (as for safetensors), opens an
+onnxruntime session on exactly the bytes it hashed (CUDAExecutionProvider when the device is CUDA and
+onnxruntime has it, else the CPU provider), and refuses with :class:`WeightsError` a graph whose inputs or
+outputs do not fit the card.  The returned :class:`OnnxCardDetector` is an ``nn.Module`` whose forward
+returns :class:`DetectorOutput` like any PyTorch detector: ``clip_logits``, plus ``frame_logits`` and
+``temporal_weights`` when the graph has them.  It has no spatial maps and no parameters, so Grad-CAM
+cannot run on it (the analysis finds no ``nn.Conv2d`` and skips the heat map).
+
+The graph contract is the one :func:`dfdesk.detectors.onnx_export.export_onnx` writes: one input
+``clip`` (B, T, C, H, W) float, outputs named ``clip_logits`` (B, K) and optionally ``frame_logits``
+(B, T, K) and ``temporal_weights`` (B, T); other outputs are ignored.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dfdesk.detectors.base import Detector, DetectorOutput
+from dfdesk.detectors.cards import CardError, ModelCard
+from dfdesk.detectors.onnx_export import OUTPUTS, providers
+from dfdesk.detectors.weights import WeightsError, verified_weights_path
+
+INPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+OUTPUT_RANKS = {"clip_logits": 2, "frame_logits": 3, "temporal_weights": 2}
+
+
+@dataclass(frozen=True)
+class GraphLayout:
+    """What the checks found: the input's name and dtype, the outputs used, a fixed batch of 1 or not."""
+
+    input_name: str
+    input_dtype: type
+    outputs: tuple[str, ...]
+    batch_of_one: bool
+
+
+class OnnxCardDetector(Detector):
+    """An installed ONNX model: ``forward(clip) -> DetectorOutput`` through an onnxruntime session."""
+
+    def __init__(self, card: ModelCard, session, layout: GraphLayout, frame_level: bool, output_kind: str) -> None:
+        super().__init__()
+        self.card = card
+        self.trained = card.trained
+        self.session = session
+        self.layout = layout
+        self.frame_level = frame_level  # shadows the class attribute: the card's architecture decides
+        self.output_kind = output_kind
+
+    @property
+    def provider(self) -> str:
+        """The execution provider onnxruntime actually uses first."""
+        return self.session.get_providers()[0]
+
+    def forward(self, clip: torch.Tensor) -> DetectorOutput:
+        array = clip.detach().to("cpu", torch.float32).contiguous().numpy().astype(self.layout.input_dtype, copy=False)
+        if self.layout.batch_of_one:
+            runs = [self._run(array[i : i + 1]) for i in range(array.shape[0])]
+            values = [np.concatenate([r[k] for r in runs]) for k in range(len(self.layout.outputs))]
+        else:
+            values = self._run(array)
+        out = {name: torch.from_numpy(np.asarray(v, dtype=np.float32)).to(clip.device)
+               for name, v in zip(self.layout.outputs, values)}
+        return DetectorOutput(clip_logits=out["clip_logits"], frame_logits=out.get("frame_logits"),
+                              temporal_weights=out.get("temporal_weights"))
+
+    def _run(self, array: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(list(self.layout.outputs), {self.layout.input_name: array})
+
+
+def load_onnx_detector(card: ModelCard, device: str | torch.device = "cpu") -> OnnxCardDetector:
+    """The card's ONNX graph, SHA-256 checked and fitted to the card; CUDA provider when ``device`` is CUDA."""
+    from dfdesk.detectors.registry import detector_class
+
+    try:
+        cls = detector_class(card.architecture)
+    except KeyError as exc:
+        raise CardError(f"model {card.name!r}: {exc.args[0]}") from None
+    data = _verified_bytes(card)
+    session = open_session(data, card, prefer_cuda=torch.device(device).type == "cuda")
+    layout = check_graph(card, session, cls.frame_level)
+    return OnnxCardDetector(card, session, layout, cls.frame_level, card.output_kind).eval()
+
+
+def _verified_bytes(card: ModelCard) -> bytes:
+    """The file's bytes, hashed again after reading: the session runs exactly what was checked."""
+    path = verified_weights_path(card)
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != card.weights_sha256.lower():
+        raise WeightsError(f"model {card.name!r}: {path.name} changed while it was being read")
+    return data
+
+
+def open_session(model: bytes | str, card: ModelCard, prefer_cuda: bool = False):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(model, sess_options=options, providers=providers(prefer_cuda))
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own pybind exception types
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"model {card.name!r}: {card.weights_file} is not a loadable ONNX graph ({first})") from None
+
+
+def check_graph(card: ModelCard, session, frame_level: bool) -> GraphLayout:
+    """Raise :class:`WeightsError` naming the first way the graph's inputs or outputs do not fit ``card``."""
+    label = f"model {card.name!r}: the ONNX graph"
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise WeightsError(f"{label} has {len(inputs)} inputs ({', '.join(i.name for i in inputs)}); "
+                           "a detector takes one clip tensor (B, T, C, H, W)")
+    clip = inputs[0]
+    if clip.type not in INPUT_TYPES:
+        raise WeightsError(f"{label} takes {clip.type}; expected float32 or float16")
+    shape = list(clip.shape)
+    if len(shape) != 5:
+        raise WeightsError(f"{label} input {clip.name!r} has rank {len(shape)} {shape}; expected (B, T, C, H, W)")
+    batch, frames, channels, height, width = (d if isinstance(d, int) and d > 0 else None for d in shape)
+    spec = card.input
+    wanted = {"C": (channels, len(spec.mean)), "H": (height, spec.size), "W": (width, spec.size)}
+    for axis, (got, expected) in wanted.items():
+        if got is not None and got != expected:
+            raise WeightsError(f"{label} input {clip.name!r} {shape} has {axis} = {got}; the card says {expected} "
+                               f"({spec.colour} crops of {spec.size} px)")
+    if frame_level and frames is not None:
+        raise WeightsError(f"{label} fixes T = {frames}; a frame-level model needs a dynamic frame axis "
+                           "(re-export it with `dfdesk models export-onnx`)")
+    if not frame_level and frames is not None and frames != spec.frames_per_clip:
+        raise WeightsError(f"{label} fixes T = {frames}; the card says frames_per_clip = {spec.frames_per_clip}")
+    if batch is not None and batch != 1:
+        raise WeightsError(f"{label} fixes the batch at {batch}; expected a dynamic batch axis (or 1)")
+    outputs = _check_outputs(card, session, label, frame_level)
+    return GraphLayout(clip.name, INPUT_TYPES[clip.type], outputs, batch == 1)
+
+
+def _check_outputs(card: ModelCard, session, label: str, frame_level: bool) -> tuple[str, ...]:
+    found = {o.name: o for o in session.get_outputs()}
+    if "clip_logits" not in found:
+        raise WeightsError(f"{label} has no output 'clip_logits' (outputs: {', '.join(found) or 'none'}; "
+                           f"expected {', '.join(OUTPUTS)})")
+    if frame_level and "frame_logits" not in found:
+        raise WeightsError(f"{label} has no output 'frame_logits', which a frame-level model must return")
+    k = 1 if card.output_kind == "sigmoid" else None
+    used = tuple(name for name in OUTPUTS if name in found)
+    for name in used:
+        shape = list(found[name].shape)
+        if len(shape) != OUTPUT_RANKS[name]:
+            raise WeightsError(f"{label} output {name!r} has rank {len(shape)} {shape}; "
+                               f"expected {OUTPUT_RANKS[name]}")
+        if name == "temporal_weights" or not isinstance(shape[-1], int):
+            continue
+        if k is not None and shape[-1] != k:
+            raise WeightsError(f"{label} output {name!r} has {shape[-1]} logits; a sigmoid card expects 1")
+        if k is None and not (2 <= shape[-1] and card.fake_index < shape[-1]):
+            raise WeightsError(f"{label} output {name!r} has {shape[-1]} logits; a softmax card with "
+                               f"fake_index {card.fake_index} expects at least {max(2, card.fake_index + 1)}")
+    return used
