@@ -10,7 +10,13 @@ from pathlib import Path
 from dfdesk.cli.common import EXIT_FAILURE, EXIT_OK, CliError, add_db_option, open_database, progress_bar
 from dfdesk.core.probe import VideoError
 from dfdesk.core.types import Progress
-from dfdesk.services.analysis import AnalysisCancelled, AnalysisError, AnalysisRequest, run_analysis
+from dfdesk.services.analysis import (
+    AnalysisCancelled,
+    AnalysisError,
+    AnalysisRequest,
+    resume_analysis,
+    run_analysis,
+)
 from dfdesk.services.analysis_json import analysis_document
 from dfdesk.services.identity import current_analyst
 from dfdesk.services.ingest import ingest_video
@@ -36,6 +42,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--report", type=Path, metavar="OUT.pdf", help="also export the PDF report")
     add_db_option(parser)
     parser.set_defaults(handler=analyze)
+    resume = commands.add_parser("resume", help="finish an interrupted, failed or cancelled analysis in place")
+    resume.add_argument("analysis_id", type=int, metavar="ANALYSIS_ID")
+    resume.add_argument("--json", type=Path, metavar="OUT.json", help="write the result as JSON")
+    add_db_option(resume)
+    resume.set_defaults(handler=resume_command)
+
+
+def resume_command(args: argparse.Namespace) -> int:
+    db = open_database(args.db)
+    mark_interrupted(db)
+    analysis_id = _drive(resume_analysis(db, args.analysis_id, current_analyst()))
+    with db.unit_of_work() as session:
+        document = analysis_document(load_analysis(session, analysis_id))
+    if args.json:
+        _write_json(args.json, document)
+    _print_summary(document)
+    return EXIT_OK
 
 
 def analyze(args: argparse.Namespace) -> int:

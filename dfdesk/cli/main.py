@@ -15,7 +15,7 @@ from dfdesk.store.database import DatabaseError
 
 COMMANDS = {  # sub-command -> module of dfdesk.cli that registers it
     "case": "case_commands", "ingest": "case_commands", "audit": "case_commands",
-    "analyze": "analyze_command", "report": "report_command", "models": "models_command",
+    "analyze": "analyze_command", "resume": "analyze_command", "report": "report_command", "models": "models_command",
     "train": "train_command", "profile": "profile_command", "sample": "sample_command",
 }
 
@@ -25,7 +25,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dfdesk", description="Video deepfake forensics. Without a command: the GUI.")
     parser.add_argument("--version", action="version", version=f"dfdesk {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    names = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
+    if command in COMMANDS:
+        names = [COMMANDS[command]]
+    elif command == "--version":
+        names = []  # answered before any sub-command is needed: do not import them (and PyTorch)
+    else:
+        names = COMMANDS.values()
     for name in dict.fromkeys(names):
         import_module(f"dfdesk.cli.{name}").register(commands)
     return parser

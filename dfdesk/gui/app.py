@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from dfdesk import paths
 from dfdesk.gui.jobs import JobQueue
 from dfdesk.gui.settings import AppSettings
+from dfdesk.services.recovery import mark_interrupted
 from dfdesk.store.database import Database, DatabaseError
 
 
@@ -38,6 +39,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     except DatabaseError as exc:
         QMessageBox.critical(None, "dfdesk", str(exc))
         return 2
+    mark_interrupted(db)  # analyses a killed dfdesk left `running` become `interrupted` (resumable)
     from dfdesk.gui.main_window import MainWindow
 
     jobs = JobQueue()

@@ -66,6 +66,40 @@ class AnalysisRequest:
     batch_size: int = 8
     face: FaceSettings = field(default_factory=FaceSettings)
 
+    @classmethod
+    def from_settings(cls, settings: dict, seed: int) -> AnalysisRequest:
+        """The request an analysis was started with, from its saved settings (to resume it as it was)."""
+        models = settings.get("models_requested")
+        frames, sampling = settings.get("frames"), settings.get("sampling")
+        face = dict(settings.get("face_settings") or {})
+        if "thresholds" in face:
+            face["thresholds"] = tuple(face["thresholds"])
+        return cls(models=tuple(models) if isinstance(models, list) else None,
+                   frames=frames if isinstance(frames, int) else None,
+                   sampling=None if sampling == "per model card" else sampling, seed=seed,
+                   device=settings.get("requested_device", "auto"), fusion=settings.get("fusion", "mean"),
+                   frame_aggregation=settings.get("frame_aggregation", "mean"),
+                   heatmaps_per_detector=settings.get("heatmaps_per_detector", 3),
+                   batch_size=settings.get("batch_size", 8), face=FaceSettings(**face))
+
+
+def resume_analysis(db: Database, analysis_id: int, actor: str, cancel: Callable[[], bool] | None = None
+                    ) -> Generator[Progress | DetectorScored, None, int]:
+    """Run an interrupted, failed or cancelled analysis again in place, with the settings it was started with."""
+    with db.unit_of_work() as session:
+        analysis = session.get(Analysis, analysis_id)
+        if analysis is None:
+            raise AnalysisError(f"no analysis with id {analysis_id}")
+        if analysis.status not in RESUMABLE:
+            raise AnalysisError(f"analysis {analysis_id} is {analysis.status}; only "
+                                f"{', '.join(RESUMABLE)} analyses can be resumed")
+        evidence_id, request = analysis.evidence_id, AnalysisRequest.from_settings(analysis.settings, analysis.seed)
+    return (yield from run_analysis(db, evidence_id, request, actor, cancel, resume_id=analysis_id))
+
+
+RESUMABLE = ("interrupted", "failed", "cancelled")
+
+
 @dataclass(frozen=True)
 class DetectorScored:
     name: str
@@ -151,7 +185,8 @@ def _verify_hash(db: Database, path: str, digest: str, case_id: int, evidence_id
 def _analysis_row(session, evidence_id, request, actor, selection, plans, device, resume_id) -> Analysis:
     settings = {"sampling": request.sampling or "per model card", "frames": request.frames or "per model card",
                 "models_requested": list(request.models) if request.models else "every trained model",
-                "device": device, "fusion": request.fusion, "frame_aggregation": request.frame_aggregation,
+                "device": device, "requested_device": request.device, "fusion": request.fusion,
+                "frame_aggregation": request.frame_aggregation,
                 "batch_size": request.batch_size, "heatmaps_per_detector": request.heatmaps_per_detector,
                 "face_settings": request.face.to_dict(), "plans": {n: p.to_dict() for n, p in plans.items()},
                 "worker": {"pid": os.getpid(), "host": socket.gethostname()}}

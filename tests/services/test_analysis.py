@@ -136,3 +136,24 @@ def test_a_damaged_file_gives_no_fake_or_real_verdict(db: Database, tmp_path: Pa
     assert view.verdict.label == "inconclusive"
     assert "damaged" in view.verdict.explanation
     assert any("damaged data" in w for w in view.warnings)
+
+
+def test_a_cancelled_analysis_resumes_in_place_with_its_own_settings(db: Database, clip_dir: Path) -> None:
+    from dfdesk.services.analysis import resume_analysis
+
+    intake = ingest_video(db, "Case A", clip_dir / "face.mp4", "alice")
+    request = AnalysisRequest(models=("meso4_df",), frames=5, sampling="random", seed=7)
+    calls = iter([False, False, True])  # cancelled during face extraction, after the row exists
+    with pytest.raises(AnalysisCancelled):
+        _drive(run_analysis(db, intake.evidence_id, request, "alice", cancel=lambda: next(calls, True)))
+    with db.unit_of_work() as session:
+        cancelled = session.scalars(select(Analysis)).one()
+        assert cancelled.status == "cancelled"
+    resumed, _ = _drive(resume_analysis(db, cancelled.id, "bob"))
+    with db.unit_of_work() as session:
+        view = load_analysis(session, resumed)
+    assert resumed == cancelled.id and view.status == "done"
+    assert view.seed == 7 and view.settings["sampling"] == "random" and view.settings["frames"] == 5
+    assert [d.name for d in view.detectors if d.status == "used"] == ["meso4_df"]
+    with pytest.raises(AnalysisError, match="only interrupted, failed, cancelled"):
+        _drive(resume_analysis(db, resumed, "bob"))
