@@ -11,6 +11,9 @@
 * ``done``    model (installed name or null), model_dir, metrics (the card's table), checkpoint_dir
 * ``error``   message (also printed on stderr; the exit status is non-zero)
 
+``--stacking`` (:mod:`trainer.stacking`) prints ``dataset``, ``score`` (done, total, video), ``eval`` (AUC per
+split of the stacked score, each model and the mean) and ``done`` (stacking file, weights, bias, models, metrics).
+
 ``--dry-run`` only loads and splits the data set: a ``dataset`` event (kind, counts by class and split,
 problems), then ``done`` or ``error``.  Run as ``dfdesk train`` or ``python -m trainer.cli``.
 """
@@ -19,10 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -50,15 +55,27 @@ from trainer.config import ConfigError, TrainConfig, load_config, resolve_train_
 from trainer.datasets import DatasetError
 from trainer.evaluate import evaluate, predict, video_auc
 from trainer.install import InstallError, find_installed_card, install_trained, unique_name
-from trainer.loop import BEST_FILE, CHECKPOINT_FILE, Distributed, Trainer, distributed_from_env, seed_everything
+from trainer.loop import (
+    BEST_FILE,
+    CHECKPOINT_FILE,
+    Distributed,
+    Trainer,
+    barrier,
+    close_distributed,
+    distributed_from_env,
+    launched_rank,
+    rank_zero_decides,
+    seed_everything,
+)
 from trainer.metrics import MetricError
 from trainer.splits import SplitError
+from trainer.stacking import stacking_events
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 EXPECTED_ERRORS = (ConfigError, DatasetError, SplitError, DataError, InstallError, CardError, WeightsError,
                    MetricError)
 RUN_CONFIG = "config.json"
-IGNORED_ON_RESUME = ("max_steps", "install", "name")
+IGNORED_ON_RESUME = ("max_steps", "install", "name", "stacking")
 
 
 # --- model --------------------------------------------------------------------------------------------------------
@@ -112,21 +129,37 @@ def dataset_event(config: TrainConfig) -> tuple[dict, list]:
 
 
 def prepare_clips(config: TrainConfig, records: list, spec: InputSpec, problems: list,
-                  cancel: Callable[[], bool] | None) -> Iterator[dict | list[FaceClip]]:
-    """Yield ``prepare`` events, then the list of clips."""
+                  cancel: Callable[[], bool] | None,
+                  dist: Distributed = Distributed()) -> Iterator[dict | list[FaceClip]]:
+    """Yield ``prepare`` events, then the list of clips.
+
+    Under DDP each rank first detects the faces of its share of the videos into the shared crop cache (the
+    ``prepare`` events count that share); after a barrier every rank reads all clips back from the cache.
+    """
     settings = FaceSettings(detect_longest_side=config.data.face_longest_side, device=config.device)
     cache = CropCache(Path(config.cache_dir) if config.cache_dir else paths.cache_dir() / "crops")
+    extract = partial(extract_clips, spec=spec, max_clips=config.data.max_clips_per_video, settings=settings,
+                      cache=cache, seed=config.seed, cancel=cancel)
+    if dist.world > 1:
+        for item in extract(records[dist.rank::dist.world], problems=[]):
+            if isinstance(item, ExtractProgress):
+                yield _prepare_event(item)
+        barrier(dist)
     clips: list[FaceClip] = []
-    for item in extract_clips(records, spec, max_clips=config.data.max_clips_per_video, settings=settings,
-                              cache=cache, seed=config.seed, cancel=cancel, problems=problems):
+    for item in extract(records, problems=problems):
         if isinstance(item, ExtractProgress):
-            yield {"event": "prepare", "done": item.done, "total": item.total, "video": item.video}
+            if dist.world <= 1:
+                yield _prepare_event(item)
         else:
             clips.append(item)
     if not clips:
         raise DataError("no face clip could be cut from any video (no faces found, or unreadable files)")
     check_classes(clips, config.data.pseudo_fakes, what="face clips")
     yield clips
+
+
+def _prepare_event(progress: ExtractProgress) -> dict:
+    return {"event": "prepare", "done": progress.done, "total": progress.total, "video": progress.video}
 
 
 def split_samples(config: TrainConfig, clips: list[FaceClip], spec: InputSpec) -> dict[str, ClipSamples]:
@@ -149,8 +182,10 @@ def split_samples(config: TrainConfig, clips: list[FaceClip], spec: InputSpec) -
 def train_events(config: TrainConfig, *, resume: bool = False,
                  cancel: Callable[[], bool] | None = None) -> Iterator[dict]:
     """The whole run as events; raises one of :data:`EXPECTED_ERRORS` on bad data or settings."""
-    dist = distributed_from_env()
-    device = _device(config, dist)
+    device = _device(config)
+    dist = distributed_from_env(device)
+    if dist.world > 1 and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
     seed_everything(config.seed)
     event, records = dataset_event(config)
     yield event
@@ -158,7 +193,7 @@ def train_events(config: TrainConfig, *, resume: bool = False,
     model, card = build_model(config)
     problems: list = []
     clips = None
-    for item in prepare_clips(config, records, card.input, problems, cancel):
+    for item in prepare_clips(config, records, card.input, problems, cancel, dist):
         if isinstance(item, dict):
             yield item
         else:
@@ -178,12 +213,11 @@ def train_events(config: TrainConfig, *, resume: bool = False,
         yield from _finish(config, trainer, card, data, folder, records, params)
 
 
-def _device(config: TrainConfig, dist: Distributed) -> torch.device:
+def _device(config: TrainConfig) -> torch.device:
     try:
-        device = resolve_device(config.device)
+        return resolve_device(config.device)
     except (RuntimeError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
-    return torch.device("cuda", dist.local_rank) if device.type == "cuda" and dist.world > 1 else device
 
 
 def _start_event(config, card, device, data, trainer: Trainer, resumed, problems) -> dict:
@@ -210,16 +244,18 @@ def _epochs(trainer: Trainer, val: ClipSamples, folder: Path, cancel, dist: Dist
                 trainer.save(folder / CHECKPOINT_FILE)
             return
         epoch = state.epoch if state.batch_in_epoch else state.epoch - 1
-        if not dist.main:
-            continue
-        auc = video_auc(predict(trainer.model, trainer.card, val, trainer.device, params.batch_size))
-        yield {"event": "eval", "epoch": epoch, "step": state.step, "split": "val", "metrics": {"video_auc": auc}}
-        improved = _track_best(trainer, auc, epoch, folder)
-        trainer.save(folder / CHECKPOINT_FILE)
-        yield {"event": "epoch", "epoch": epoch, "step": state.step,
-               "loss": sum(losses) / len(losses) if losses else None, "metrics": {"val_video_auc": auc},
-               "best": improved, "eta_s": clock.eta()}
-        if params.early_stopping_patience and state.stale_epochs >= params.early_stopping_patience:
+        stop = False
+        if dist.main:
+            auc = video_auc(predict(trainer.model, trainer.card, val, trainer.device, params.batch_size))
+            yield {"event": "eval", "epoch": epoch, "step": state.step, "split": "val",
+                   "metrics": {"video_auc": auc}}
+            improved = _track_best(trainer, auc, epoch, folder)
+            trainer.save(folder / CHECKPOINT_FILE)
+            yield {"event": "epoch", "epoch": epoch, "step": state.step,
+                   "loss": sum(losses) / len(losses) if losses else None, "metrics": {"val_video_auc": auc},
+                   "best": improved, "eta_s": clock.eta()}
+            stop = bool(params.early_stopping_patience) and state.stale_epochs >= params.early_stopping_patience
+        if rank_zero_decides(stop, dist, trainer.device):  # the other ranks wait here while rank 0 evaluates
             break
 
 
@@ -306,7 +342,9 @@ def _comparable(config: TrainConfig) -> dict:
 
 def _write_run_config(config: TrainConfig, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / RUN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    temporary = folder / f".{RUN_CONFIG}.tmp"  # other ranks may be reading the previous one (--resume)
+    temporary.write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    os.replace(temporary, folder / RUN_CONFIG)
 
 
 def _resume(trainer: Trainer, config: TrainConfig, folder: Path) -> int:
@@ -334,25 +372,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jsonl", action="store_true", help="print one JSON object per line (the GUI reads them)")
     parser.add_argument("--dry-run", action="store_true", help="only load the data set and report counts and problems")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in checkpoint_dir")
+    parser.add_argument("--stacking", action="store_true",
+                        help="fit the ensemble's logistic stacking of installed models on the validation split "
+                             "(writes stacking.json into the user models folder)")
 
 
-def run(args: argparse.Namespace) -> int:
-    emit = _json_line if args.jsonl else _human_line
+def run(args: argparse.Namespace, observe: Callable[[dict], None] | None = None) -> int:
+    """Under torchrun only rank 0 prints events; another rank's error goes to stderr, marked with its rank.
+    ``observe`` also sees every event rank 0 prints (``dfdesk train`` audits the result with it)."""
+    rank = launched_rank()
+    printer = (_json_line if args.jsonl else _human_line) if rank == 0 else _silent
+    emit = printer if observe is None else (lambda event: (observe(event), printer(event)))
+    fail = partial(_fail, emit, prefix=f"rank {rank}: " if rank else "")
     try:
-        config = load_config(args.config)
-        events = dry_run_events(config) if args.dry_run else train_events(config, resume=args.resume)
+        stacking = bool(getattr(args, "stacking", False))
+        config = load_config(args.config, stacking=stacking)
+        if stacking:
+            events = stacking_events(config, dry_run=args.dry_run)
+        else:
+            events = dry_run_events(config) if args.dry_run else train_events(config, resume=args.resume)
         for event in events:
             emit(event)
         return EXIT_OK
     except EXPECTED_ERRORS as exc:
-        return _fail(emit, str(exc), EXIT_BAD_INPUT)
+        return fail(str(exc), EXIT_BAD_INPUT)
     except Cancelled:
-        return _fail(emit, "cancelled", EXIT_FAILURE)
+        return fail("cancelled", EXIT_FAILURE)
     except KeyboardInterrupt:
-        return _fail(emit, "interrupted", EXIT_FAILURE)
+        return fail("interrupted", EXIT_FAILURE)
     except (RuntimeError, OSError) as exc:  # out of memory, disk full, a broken file mid-run
-        return _fail(emit, f"training failed: {str(exc).strip().splitlines()[0] if str(exc) else type(exc).__name__}",
-                     EXIT_FAILURE)
+        return fail(f"training failed: {str(exc).strip().splitlines()[0] if str(exc) else type(exc).__name__}",
+                    EXIT_FAILURE)
+    finally:
+        close_distributed()
 
 
 def dry_run_events(config: TrainConfig) -> Iterator[dict]:
@@ -362,10 +414,14 @@ def dry_run_events(config: TrainConfig) -> Iterator[dict]:
     yield {"event": "done", "model": None, "dry_run": True}
 
 
-def _fail(emit, message: str, code: int) -> int:
+def _fail(emit, message: str, code: int, prefix: str = "") -> int:
     emit({"event": "error", "message": message})
-    print(f"dfdesk: error: {message}", file=sys.stderr)
+    print(f"dfdesk: error: {prefix}{message}", file=sys.stderr)
     return code
+
+
+def _silent(_event: dict) -> None:
+    """Ranks other than 0 print no events."""
 
 
 def _json_line(event: dict) -> None:
@@ -389,7 +445,7 @@ def _human_line(event: dict) -> None:
               f"by split {event['counts_by_split']}, {len(event['problems'])} problem(s)")
         for problem in event["problems"]:
             print(f"  {problem['kind']}: {problem['path']}: {problem['message']}")
-    elif kind != "prepare":
+    elif kind not in ("prepare", "score"):
         print(json.dumps({k: v for k, v in event.items() if k != "event"} | {"event": kind}, default=_plain),
               flush=True)
 

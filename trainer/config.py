@@ -20,6 +20,9 @@ model = "meso4_df"                   # an installed model: fine-tune its weights
 # input = {size = 64, frames_per_clip = 4}   # overrides of the input spec
 [train]                              # missing values take the detector's paper defaults
 learning_rate = 1e-4
+[stacking]                           # only for `dfdesk train --stacking` (then [detector] is not needed)
+models = ["meso4_df", "meso4_f2f"]   # installed models; [] = every one with trained weights
+l2 = 1.0
 ```
 """
 from __future__ import annotations
@@ -88,11 +91,23 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class StackingConfig:
+    """``dfdesk train --stacking``: logistic stacking of installed models, fitted on the validation split."""
+
+    models: tuple[str, ...] = ()  # installed models to stack; () = every installed model with trained weights
+    l2: float = 1.0  # penalty (l2 / 2) * |w|^2 added to the summed log-loss; the bias is not penalised
+    frame_aggregation: str = "mean"  # how frame-level models make a video score (as the analysis's option)
+    frames: int = 0  # frames per model as `dfdesk analyze --frames` (0: each card's default)
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     data: DataConfig
     detector: DetectorConfig
     train: TrainParams = field(default_factory=TrainParams)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    stacking: StackingConfig = field(default_factory=StackingConfig)
     seed: int = 0
     device: str = "auto"
     checkpoint_dir: str = "dfdesk-training"
@@ -135,8 +150,10 @@ def resolve_train_params(params: TrainParams, architecture: str) -> TrainParams:
     return replace(params, **{k: v for k, v in defaults.items() if getattr(params, k) is None})
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a TOML (``.toml``) or JSON (anything else) file; relative paths resolve against its folder."""
+def load_config(path: str | Path, *, stacking: bool = False) -> TrainConfig:
+    """Read a TOML (``.toml``) or JSON (anything else) file; relative paths resolve against its folder.
+
+    ``stacking``: the file configures ``dfdesk train --stacking`` ([detector] and [train] are not needed)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"configuration file {path} does not exist")
@@ -145,19 +162,20 @@ def load_config(path: str | Path) -> TrainConfig:
         doc = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path.name} is not a readable configuration file ({exc})") from None
-    return config_from_dict(doc, base_dir=path.parent)
+    return config_from_dict(doc, base_dir=path.parent, stacking=stacking)
 
 
-def config_from_dict(doc: dict[str, Any], base_dir: Path | None = None) -> TrainConfig:
+def config_from_dict(doc: dict[str, Any], base_dir: Path | None = None, *, stacking: bool = False) -> TrainConfig:
     if not isinstance(doc, dict):
         raise ConfigError("the configuration must be a table of settings")
-    sections = {"data": DataConfig, "detector": DetectorConfig, "train": TrainParams, "eval": EvalConfig}
+    sections = {"data": DataConfig, "detector": DetectorConfig, "train": TrainParams, "eval": EvalConfig,
+                "stacking": StackingConfig}
     top = _build(TrainConfig, {k: v for k, v in doc.items() if k not in sections}, "top level",
                  skip=set(sections))
     built = {name: _build(cls, _section(doc, name), name) for name, cls in sections.items()}
     config = replace(top, **built)
     config = _resolve_paths(config, base_dir)
-    validate(config)
+    validate(config, stacking=stacking)
     return config
 
 
@@ -175,7 +193,8 @@ def _build(cls, values: dict[str, Any], where: str, skip: set[str] = frozenset()
         raise ConfigError(f"unknown setting(s) in {where}: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     if cls is TrainConfig:
         values = {"data": DataConfig(), "detector": DetectorConfig(), **values}
-    values = {k: tuple(v) if isinstance(v, list) and k == "split_ratios" else v for k, v in values.items()}
+    values = {k: tuple(v) if isinstance(v, list) and k in ("split_ratios", "models") else v
+              for k, v in values.items()}
     try:
         return cls(**values)
     except TypeError as exc:
@@ -193,8 +212,8 @@ def _resolve_paths(config: TrainConfig, base_dir: Path | None) -> TrainConfig:
                    data=replace(config.data, root=absolute(config.data.root)))
 
 
-def validate(config: TrainConfig) -> None:
-    """Raise :class:`ConfigError` naming the first setting that cannot work."""
+def validate(config: TrainConfig, *, stacking: bool = False) -> None:
+    """Raise :class:`ConfigError` naming the first setting that cannot work (``stacking``: no [detector] needed)."""
     data, detector, params = config.data, config.detector, config.train
     _require(bool(data.root), "[data] root is required: the data set folder or list file")
     _require(data.pseudo_fakes in PSEUDO_FAKES, f"[data] pseudo_fakes must be one of {', '.join(PSEUDO_FAKES)}")
@@ -203,13 +222,23 @@ def validate(config: TrainConfig) -> None:
              "[data] split_ratios must be three non-negative numbers (train, val, test)")
     _require(isinstance(data.max_clips_per_video, int) and data.max_clips_per_video >= 1,
              "[data] max_clips_per_video must be a positive integer")
-    _require(bool(detector.model) != bool(detector.architecture),
+    _require(stacking or bool(detector.model) != bool(detector.architecture),
              "[detector] needs exactly one of model (an installed model) or architecture")
     _require(config.device in DEVICES, f"device must be one of {', '.join(DEVICES)}")
     _require(config.eval.calibration in CALIBRATIONS, f"[eval] calibration must be one of {', '.join(CALIBRATIONS)}")
     _require(config.eval.threshold in THRESHOLD_METHODS, "[eval] threshold must be eer or youden")
     _require(isinstance(config.eval.bootstrap, int) and config.eval.bootstrap >= 1, "[eval] bootstrap must be >= 1")
     _check_train_params(params)
+    _check_stacking(config.stacking)
+
+
+def _check_stacking(stacking: StackingConfig) -> None:
+    _require(all(isinstance(m, str) and m for m in stacking.models), "[stacking] models must be model names")
+    _require(_number(stacking.l2) and stacking.l2 >= 0, "[stacking] l2 must be a non-negative number")
+    _require(stacking.frame_aggregation in ("mean", "confident"), "[stacking] frame_aggregation must be mean or "
+             "confident")
+    _require(isinstance(stacking.frames, int) and stacking.frames >= 0, "[stacking] frames must be >= 0")
+    _require(isinstance(stacking.batch_size, int) and stacking.batch_size >= 1, "[stacking] batch_size must be >= 1")
 
 
 def _check_train_params(params: TrainParams) -> None:

@@ -7,9 +7,13 @@ global generator, whose state is saved in every checkpoint.  A checkpoint is tak
 and holds the model, optimizer, scheduler, AMP scaler, RNG states and position (epoch, batch, step), so resuming
 continues the very same sequence of updates (on CPU bit for bit; on CUDA up to non-deterministic kernels).
 
-DDP: when ``WORLD_SIZE`` > 1 (``torchrun``), each rank trains on its share of every batch and gradients are
-all-reduced by :class:`torch.nn.parallel.DistributedDataParallel`; only rank 0 evaluates, checkpoints and
-reports.  Not exercised by the tests (no GPUs here).
+DDP: when ``WORLD_SIZE`` > 1 (``torchrun``), every rank draws the same global batches and keeps its share
+(:func:`rank_share`); its mean loss is weighted by ``len(share) * world / len(batch)`` so that
+:class:`torch.nn.parallel.DistributedDataParallel`'s average of the ranks' gradients is the gradient of the global
+batch's mean loss, whatever the split (a rank left with nothing runs one sample at weight 0, so that it still joins
+the all-reduce).  The process group is gloo on CPU and NCCL on CUDA (where BatchNorm becomes SyncBatchNorm, so
+training-mode statistics are those of the global batch).  Only rank 0 evaluates, checkpoints and installs; it
+broadcasts its early-stopping decision.  tests/trainer/test_trainer_ddp.py runs 2 gloo ranks through ``torchrun``.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -105,20 +110,70 @@ class Distributed:
         return self.rank == 0
 
 
-def distributed_from_env() -> Distributed:
-    """torchrun's environment -> an initialised process group; a single process otherwise."""
+PROCESS_GROUP_TIMEOUT = timedelta(hours=2)  # rank 0's validation and the face extraction run between collectives
+
+
+def launched_rank() -> int:
+    """This process's rank as torchrun set it (0 when not launched by torchrun)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def backend_for(device: torch.device) -> str:
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def distributed_from_env(device: torch.device = torch.device("cpu")) -> Distributed:
+    """torchrun's environment -> an initialised process group for ``device`` (gloo on CPU, NCCL on CUDA);
+    a single process otherwise."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Distributed()
     import torch.distributed as dist
 
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if not dist.is_initialized():
-        dist.init_process_group(backend)
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
+    if device.type == "cuda":
         torch.cuda.set_device(local)
-    return Distributed(dist.get_rank(), world, local)
+    if not dist.is_initialized():
+        dist.init_process_group(backend_for(device), timeout=PROCESS_GROUP_TIMEOUT)
+    return Distributed(dist.get_rank(), dist.get_world_size(), local)
+
+
+def close_distributed() -> None:
+    """Destroy the process group, if this process made one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(dist: Distributed) -> None:
+    if dist.world > 1:
+        import torch.distributed as td
+
+        td.barrier()
+
+
+def rank_zero_decides(flag: bool, dist: Distributed, device: torch.device) -> bool:
+    """Rank 0's ``flag`` on every rank (early stopping: no rank may go on training alone)."""
+    if dist.world <= 1:
+        return flag
+    import torch.distributed as td
+
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    td.broadcast(value, src=0)
+    return bool(value.item())
+
+
+def rank_share(batch: list[int], rank: int, world: int) -> tuple[list[int], float]:
+    """This rank's part of a global batch, and the weight of its mean loss.
+
+    With weight ``len(share) * world / len(batch)``, DDP's mean of the ranks' gradients equals the gradient of the
+    mean loss over the whole batch.  A rank left with no sample runs the batch's first one at weight 0.
+    """
+    share = batch[rank::world]
+    if not share:
+        return batch[:1], 0.0
+    return share, len(share) * world / len(batch)
 
 
 # --- state --------------------------------------------------------------------------------------------------------
@@ -169,8 +224,10 @@ class Trainer:
             return model
         from torch.nn.parallel import DistributedDataParallel
 
-        ids = [self.dist.local_rank] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+        if self.device.type == "cuda":  # SyncBatchNorm runs on GPUs only; gloo ranks keep per-rank statistics
+            self.model = model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            return DistributedDataParallel(model, device_ids=[self.dist.local_rank], find_unused_parameters=True)
+        return DistributedDataParallel(model, find_unused_parameters=True)
 
     # --- batches ---
 
@@ -183,11 +240,10 @@ class Trainer:
         return math.ceil(self.batches_per_epoch / self.params.grad_accumulation)
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
-        """The epoch's micro-batches of sample indices (each rank keeps its share of every batch)."""
+        """The epoch's global micro-batches of sample indices, the same on every rank (each keeps its share)."""
         order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.seed + epoch)).tolist()
         size = self.params.batch_size
-        batches = [order[k:k + size] for k in range(0, len(order), size)]
-        return [b[self.dist.rank::self.dist.world] or b[:1] for b in batches]
+        return [order[k:k + size] for k in range(0, len(order), size)]
 
     def _load_batch(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         items = [self.data[i] for i in indices]
@@ -225,21 +281,32 @@ class Trainer:
             state.epoch, state.batch_in_epoch = state.epoch + 1, 0
 
     def _optimizer_step(self, group: list[list[int]]) -> float:
+        """One optimizer step over ``group`` (global micro-batches); returns the mean loss of the global batch."""
         self.optimizer.zero_grad(set_to_none=True)
-        total = 0.0
-        for position, indices in enumerate(group):
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        for position, batch in enumerate(group):
+            indices, weight = rank_share(batch, self.dist.rank, self.dist.world)
             clips, targets = self._load_batch(indices)
             last = position == len(group) - 1
             sync = self.net.no_sync() if self.dist.world > 1 and not last else nullcontext()
-            with sync, torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-                output = self.net(clips)
-                loss = detector_loss(self.architecture, self.card, output, clips, targets, self.frame_level)
-            self.scaler.scale(loss / len(group)).backward()
-            total += float(loss.detach()) / len(group)
+            with sync:
+                with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+                    output = self.net(clips)
+                    loss = detector_loss(self.architecture, self.card, output, clips, targets, self.frame_level)
+                self.scaler.scale(loss * weight / len(group)).backward()
+            total += loss.detach().double() * weight / len(group)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return total
+        return self._mean_over_ranks(total)
+
+    def _mean_over_ranks(self, value: torch.Tensor) -> float:
+        if self.dist.world > 1:
+            import torch.distributed as td
+
+            td.all_reduce(value)
+            value = value / self.dist.world
+        return float(value)
 
     # --- checkpoints ---
 

@@ -1,4 +1,4 @@
-"""`dfdesk train --config FILE [--jsonl] [--dry-run] [--resume]`: the trainer (what the GUI wizard runs).
+"""`dfdesk train --config FILE [--jsonl] [--dry-run] [--resume] [--stacking]`: the trainer (what the GUI wizard runs).
 
 A thin wrapper over :mod:`trainer.cli`, which owns the arguments, the JSON-lines events and the exit codes
 (0 done, 2 bad data or settings with one line on stderr, 1 a failure mid-run).
@@ -6,6 +6,8 @@ A thin wrapper over :mod:`trainer.cli`, which owns the arguments, the JSON-lines
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from dfdesk.cli.common import add_db_option, open_database
 from dfdesk.cli.profile_command import add_profile_option, authorize
@@ -23,12 +25,34 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Audit the start (and, for --stacking, the stacking file written), then run the trainer.  Under torchrun
+    only rank 0 writes to the database."""
+    main_rank = int(os.environ.get("RANK", "0")) == 0
     db = open_database(args.db)
     actor = authorize(db, args.profile, "training")  # admins only
-    with db.unit_of_work() as session:
-        audit.record(session, actor, "train.start", config=str(args.config), dry_run=bool(args.dry_run),
-                     resume=bool(args.resume))
+    if main_rank:
+        with db.unit_of_work() as session:
+            audit.record(session, actor, "train.start", config=str(args.config), dry_run=bool(args.dry_run),
+                         resume=bool(args.resume), stacking=bool(args.stacking))
     db.close()
     from trainer.cli import run  # torch and the data pipeline load only when training
 
-    return run(args)
+    done: list[dict] = []
+    code = run(args, observe=lambda event: done.append(event) if event.get("event") == "done" else None)
+    if main_rank and code == 0 and args.stacking and done and done[-1].get("stacking"):
+        _audit_stacking(args, actor, done[-1])
+    return code
+
+
+def _audit_stacking(args: argparse.Namespace, actor: str, done: dict) -> None:
+    from dfdesk.detectors.weights import sha256_file
+
+    path = Path(done["stacking"])
+    db = open_database(args.db)
+    try:
+        with db.unit_of_work() as session:
+            audit.record(session, actor, "model.stacking", path=str(path), sha256=sha256_file(path),
+                         config=str(args.config), models=done["models"], weights=done["weights"],
+                         bias=done["bias"], metrics=done["metrics"])
+    finally:
+        db.close()

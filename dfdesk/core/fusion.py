@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -57,12 +57,50 @@ def aggregate_frames(probabilities: Sequence[float], rule: str = "mean", confide
     return float(values.mean())
 
 
+STACKING_FILE = "stacking.json"  # written by `dfdesk train --stacking` into the user's models folder
+
+
 @dataclass(frozen=True)
 class Stacking:
-    """Logistic stacking: P(fake) = sigmoid(bias + sum_i w_i * logit(p_i))."""
+    """Logistic stacking: P(fake) = sigmoid(bias + sum_i w_i * logit(p_i)).
+
+    ``weights_sha256``: each model's weights hash at fitting time; the weights only fit those exact models.
+    """
 
     weights: Mapping[str, float]
     bias: float = 0.0
+    weights_sha256: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Stacking:
+        """Read the ``stacking.json`` document; FusionError when it is not one."""
+        try:
+            weights = {str(n): float(w) for n, w in data["weights"].items()}
+            hashes = {str(m["name"]): str(m["weights_sha256"]) for m in data["models"]}
+            bias = float(data.get("bias", 0.0))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise FusionError(f"the stacking file is not a fitted stacking (missing or bad {exc})") from None
+        if not weights or not all(map(math.isfinite, [bias, *weights.values()])):
+            raise FusionError("the stacking file holds no usable weights")
+        unhashed = sorted(set(weights) - set(hashes))
+        if unhashed:
+            raise FusionError(f"the stacking file gives no weights SHA-256 for {', '.join(unhashed)}")
+        return cls(weights, bias, hashes)
+
+    def check_models(self, installed: Mapping[str, str]) -> None:
+        """FusionError unless every model in ``installed`` (name -> weights SHA-256 of the card that runs now) has a
+        stacking weight fitted on those very weights."""
+        uncovered = sorted(set(installed) - set(self.weights))
+        if uncovered:
+            raise FusionError(f"the stacking weights were not fitted for {', '.join(uncovered)} (fitted for "
+                              f"{', '.join(sorted(self.weights))}); fit them again with dfdesk train --stacking "
+                              "or choose those models")
+        for name, sha in sorted(installed.items()):
+            fitted = self.weights_sha256.get(name)
+            if fitted != sha:
+                raise FusionError(f"the stacking weights were fitted for {name} with weights SHA-256 "
+                                  f"{str(fitted)[:12]}…, but the installed {name} has {str(sha)[:12]}…; fit them "
+                                  "again with dfdesk train --stacking")
 
 
 def validation_weight(metrics: Mapping) -> float | None:

@@ -40,7 +40,7 @@ from dfdesk.services.devices import resolve_device
 from dfdesk.services.explanations import render_heatmaps
 from dfdesk.services.inference import clip_inputs, score_clips
 from dfdesk.services.model_selection import Selection, is_frame_level, plan_for, select_models
-from dfdesk.services.verdicts import build_outcome, no_face_outcome
+from dfdesk.services.verdicts import Fuser, build_outcome, no_face_outcome
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis, Evidence, utcnow
 
@@ -159,6 +159,7 @@ def _start(db: Database, evidence_id: int, request: AnalysisRequest, actor: str,
         device = resolve_device(request.device)
         plans = {c.name: plan_for(c, info.frame_count, request.frames, request.sampling, request.seed)
                  for c in selection.usable}
+        Fuser(request.fusion, {c.name: c for c in selection.usable})  # a bad fusion rule fails before any work
     except ValueError as exc:
         raise AnalysisError(str(exc)) from None
     with db.unit_of_work() as session:

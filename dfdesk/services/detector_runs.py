@@ -4,33 +4,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-import numpy as np
-
-from dfdesk.core.fusion import aggregate_frames
 from dfdesk.core.outcome import DETECTOR_NO_INPUT, DETECTOR_USED, DetectorRun, FramePoint
 from dfdesk.detectors.cards import ModelCard
-from dfdesk.services.inference import ClipScore
-
-
-def units_of(scores: Sequence[ClipScore], track_id: int) -> list[float]:
-    """The independent scoring units of one track: frame probabilities, or clip probabilities."""
-    units: list[float] = []
-    for score in scores:
-        if score.track_id != track_id:
-            continue
-        if score.frame_probabilities is not None:
-            units += _first_per_frame(score.frames, score.frame_probabilities).values()
-        else:
-            units.append(score.probability)
-    return units
-
-
-def _first_per_frame(frames: Sequence[int], values: Sequence[float]) -> dict[int, float]:
-    """Positions repeated to fill a clip count once."""
-    out: dict[int, float] = {}
-    for frame, value in zip(frames, values):
-        out.setdefault(frame, value)
-    return out
+from dfdesk.detectors.scoring import ClipScore, units_of, video_score
 
 
 def timeline(name: str, scores: Sequence[ClipScore], times: dict[int, float]) -> tuple[FramePoint, ...]:
@@ -55,7 +31,7 @@ def detector_run(card: ModelCard, scores: Sequence[ClipScore], main_track: int, 
     by_track: dict[int, list[float]] = defaultdict(list)
     for track_id in sorted({s.track_id for s in scores}):
         by_track[track_id] = units_of(scores, track_id)
-    probabilities = {t: _video_score(u, frame_level, aggregation) for t, u in by_track.items() if u}
+    probabilities = {t: video_score(u, frame_level, aggregation) for t, u in by_track.items() if u}
     if main_track not in probabilities:
         return DetectorRun(**common, status=DETECTOR_NO_INPUT,
                            note="no scorable face clip in the main track (too few frames with a face)")
@@ -63,6 +39,3 @@ def detector_run(card: ModelCard, scores: Sequence[ClipScore], main_track: int, 
     return DetectorRun(**common, status=DETECTOR_USED, note=note, fake_probability=probabilities[main_track],
                        track_probabilities=probabilities, points=timeline(card.name, scores, times))
 
-
-def _video_score(units: list[float], frame_level: bool, aggregation: str) -> float:
-    return aggregate_frames(units, aggregation) if frame_level else float(np.mean(units))

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dfdesk.core.sampling import SamplingPlan, plan_sampling
 from dfdesk.detectors.cards import ModelCard
-from dfdesk.detectors.registry import detector_class
+from dfdesk.detectors.scoring import is_frame_level, plan_for  # noqa: F401  (re-exported)
 from dfdesk.services.models import list_installed, untrained_cards
-
-DEFAULT_CLIPS = 4  # clip-based detectors look at this many clips unless told otherwise
 
 
 class SelectionError(ValueError):
@@ -34,26 +31,3 @@ def select_models(names: tuple[str, ...] | None) -> Selection:
     trained = tuple(c for c in installed.values() if c.trained)
     untrained = tuple(c for c in installed.values() if not c.trained) + tuple(untrained_cards())
     return Selection(trained, untrained)
-
-
-def is_frame_level(card: ModelCard) -> bool:
-    return detector_class(card.architecture).frame_level
-
-
-def plan_for(card: ModelCard, frame_count: int, frames: int | None, sampling: str | None, seed: int) -> SamplingPlan:
-    """The frames a detector scores.
-
-    Frame-level detectors: ``sampling``/``frames`` as asked (default: the card's sampling and T frames).
-    Clip detectors keep their card's sampling: "clips" gives ``frames // T`` clips of T consecutive frames
-    (default 4 clips); "uniform"/"random" give one clip of T frames spread over the video.
-    """
-    spec = card.input
-    clip_len = spec.frames_per_clip
-    if is_frame_level(card):
-        mode = sampling or spec.sampling
-        return plan_sampling(frame_count, mode, frames=frames or clip_len, seed=seed)
-    if spec.sampling == "clips":
-        count = max(1, (frames or clip_len * DEFAULT_CLIPS) // clip_len)
-        return plan_sampling(frame_count, "clips", frames=count, clip_len=clip_len, seed=seed)
-    plan = plan_sampling(frame_count, spec.sampling, frames=clip_len, seed=seed)
-    return SamplingPlan(plan.mode, plan.frame_count, plan.indices, (plan.indices,), plan.seed, plan.params)

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from dfdesk import paths
 from dfdesk.core.fusion import (
+    STACKING_FILE,
     FusionError,
     Stacking,
     VerdictRule,
@@ -26,17 +27,19 @@ from dfdesk.core.outcome import (
     Verdict,
 )
 from dfdesk.core.pipeline import FaceExtraction
-from dfdesk.services.detector_runs import units_of
-
-STACKING_FILE = "stacking.json"  # written by the trainer beside the user's models: {"weights": {...}, "bias": b}
+from dfdesk.detectors.scoring import units_of
 
 
 def load_stacking() -> Stacking | None:
+    """The stacking fitted by ``dfdesk train --stacking`` (None when there is none); FusionError when unreadable."""
     path = paths.user_models_dir() / STACKING_FILE
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Stacking(weights=dict(data["weights"]), bias=float(data.get("bias", 0.0)))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FusionError(f"{path} cannot be read ({exc})") from None
+    return Stacking.from_dict(data)
 
 
 class Fuser:
@@ -48,6 +51,8 @@ class Fuser:
         self.stacking = load_stacking() if rule == "stacking" else None
         if rule == "stacking" and self.stacking is None:
             raise FusionError("stacking fusion needs weights fitted by the trainer (none installed)")
+        if self.stacking is not None:  # weights fitted on other models (or other weights) are refused
+            self.stacking.check_models({name: card.weights_sha256 for name, card in cards.items()})
 
     def __call__(self, probabilities: dict[str, float]) -> float:
         rule = self.rule
