@@ -28,6 +28,7 @@ from PIL import Image
 from dfdesk import paths
 from dfdesk.core.crops import face_crop
 from dfdesk.core.probe import probe_video
+from dfdesk.core.steps import run_to_end
 from dfdesk.core.video import iter_frames
 from dfdesk.detectors.base import crops_to_tensor
 from dfdesk.detectors.registry import create_detector
@@ -53,13 +54,7 @@ def dfdesk_run(video: Path, workdir: Path) -> dict:
     started = time.perf_counter()
     intake = ingest_video(db, "bench", video, "bench")
     ingest_s = time.perf_counter() - started
-    steps = run_analysis(db, intake.evidence_id, AnalysisRequest(), "bench")
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            analysis_id = done.value
-            break
+    analysis_id = run_to_end(run_analysis(db, intake.evidence_id, AnalysisRequest(), "bench"))
     total = time.perf_counter() - started
     from dfdesk.services.results import load_analysis
 

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from dfdesk import paths
+from dfdesk.core.steps import run_to_end
 from dfdesk.services.analysis import AnalysisRequest, run_analysis
 from dfdesk.services.ingest import ingest_video
 from dfdesk.services.results import load_analysis
@@ -23,17 +24,9 @@ from dfdesk.store.database import Database
 from trainer.metrics import MetricError, roc_auc
 
 
-def drive(steps):
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-
-
 def analyse(db: Database, video: Path, request: AnalysisRequest) -> dict:
     intake = ingest_video(db, "evaluation", video, "bench")
-    analysis_id = drive(run_analysis(db, intake.evidence_id, request, "bench"))
+    analysis_id = run_to_end(run_analysis(db, intake.evidence_id, request, "bench"))
     with db.unit_of_work() as session:
         view = load_analysis(session, analysis_id)
     scores = {d.name: d.fake_probability for d in view.detectors if d.status == "used"}

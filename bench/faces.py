@@ -29,6 +29,7 @@ from dfdesk.core.faces import FaceDetector, FaceSettings, resolve_device
 from dfdesk.core.pipeline import extract_faces
 from dfdesk.core.probe import probe_video
 from dfdesk.core.sampling import plan_sampling
+from dfdesk.core.steps import run_to_end
 from dfdesk.core.video import VideoReader
 
 CLIPS = {"640x480": "519.mp4", "1280x720": "634.mp4", "1920x1080": "750_743.mp4"}
@@ -144,12 +145,7 @@ def memory(seconds: int, device: torch.device) -> None:
 
 
 def _drive(steps, samples: list[float]):
-    while True:
-        try:
-            next(steps)
-            samples.append(rss_mb())
-        except StopIteration as done:
-            return done.value
+    return run_to_end(steps, lambda _event: samples.append(rss_mb()))
 
 
 def main() -> None:

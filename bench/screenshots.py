@@ -26,6 +26,7 @@ def parse() -> argparse.Namespace:
 
 
 def analysed(db, video: Path, frames: int) -> int:
+    from dfdesk.core.steps import run_to_end
     from dfdesk.gui import tasks
     from dfdesk.gui.workers import JobContext
     from dfdesk.services.ingest import ingest_video
@@ -38,11 +39,7 @@ def analysed(db, video: Path, frames: int) -> int:
     evidence_id = ingest_video(db, "Screenshots", video, "screenshots").evidence_id
     request = tasks.analysis_request(None, frames, "uniform", "auto")
     generator = tasks.run_analysis(db, evidence_id, request, "screenshots", JobContext(lambda: False, print))
-    try:
-        while True:
-            next(generator)
-    except StopIteration as stop:
-        return stop.value
+    return run_to_end(generator)
 
 
 def dark_palette():

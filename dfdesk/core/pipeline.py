@@ -18,6 +18,7 @@ import numpy as np
 from dfdesk.core.crop_cache import CropCache, CropKey
 from dfdesk.core.crops import CropSpec
 from dfdesk.core.faces import FaceDetector, FaceSettings, shared_detector
+from dfdesk.core.steps import run_to_end  # noqa: F401  (re-exported: callers drive extract_faces with it)
 from dfdesk.core.tracking import build_tracks, find_shot_starts, frame_signature
 from dfdesk.core.types import FaceTrack, Frame, FrameFaces, Progress, VideoInfo
 from dfdesk.core.video import VideoReader
@@ -82,15 +83,6 @@ def extract_faces(path: str | os.PathLike, info: VideoInfo, indices: Sequence[in
         if store:
             store.save(frames, warnings, shots, new_crops, detections_known=cached is not None)
     return _assemble(frames, crops, warnings, shots)
-
-
-def run_to_end(steps: Generator[Progress, None, FaceExtraction]) -> FaceExtraction:
-    """Drive ``extract_faces`` without looking at its progress."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
 
 
 def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector, threads):

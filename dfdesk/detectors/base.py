@@ -47,6 +47,13 @@ def crops_to_tensor(crops, spec: InputSpec) -> torch.Tensor:
     return (x - mean) / std
 
 
+def normalise_maps(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Min-max normalise each (h, w) map of a (B, T, h, w) tensor to [0, 1] (DetectorOutput.spatial_maps)."""
+    low = maps.amin(dim=(2, 3), keepdim=True)
+    high = maps.amax(dim=(2, 3), keepdim=True)
+    return (maps - low) / (high - low).clamp_min(eps)
+
+
 @dataclass
 class DetectorOutput:
     clip_logits: torch.Tensor  # (B, K)

@@ -20,7 +20,7 @@ import timm
 import torch
 from torch import nn
 
-from dfdesk.detectors.base import Detector, DetectorOutput, InputSpec
+from dfdesk.detectors.base import Detector, DetectorOutput, InputSpec, normalise_maps
 from dfdesk.detectors.convlstm import ConvLSTM
 from dfdesk.detectors.registry import register_detector
 
@@ -46,13 +46,6 @@ class FrameSoftAttention(nn.Module):
         """Return ``(alpha_t v_t, alpha)`` with alpha (B, T) summing to 1 over T."""
         alpha = torch.softmax(self.scores(v), dim=1)
         return v * alpha[:, :, None, None, None], alpha
-
-
-def _normalise_maps(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """Min-max normalise each (h, w) map of a (B, T, h, w) tensor to [0, 1]."""
-    low = maps.amin(dim=(2, 3), keepdim=True)
-    high = maps.amax(dim=(2, 3), keepdim=True)
-    return (maps - low) / (high - low).clamp_min(eps)
 
 
 @register_detector("effb5_att_convlstm")
@@ -110,5 +103,5 @@ class EffB5AttConvLSTM(Detector):
         weighted, alpha = self.attention(encoded)
         decoded, _ = self.decoder(weighted)
         pooled = decoded.amax(dim=1).mean(dim=(2, 3))  # max over time, then spatial mean
-        maps = _normalise_maps(decoded.abs().mean(dim=2))
+        maps = normalise_maps(decoded.abs().mean(dim=2))
         return DetectorOutput(clip_logits=self.fc(pooled), spatial_maps=maps, temporal_weights=alpha)

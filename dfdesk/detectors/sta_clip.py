@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dfdesk.detectors.base import Detector, DetectorOutput, InputSpec
+from dfdesk.detectors.base import Detector, DetectorOutput, InputSpec, normalise_maps
 from dfdesk.detectors.clip_keys import resize_positional_embedding
 from dfdesk.detectors.registry import register_detector
 
@@ -178,13 +178,6 @@ class Block(nn.Module):
         return x, weights
 
 
-def _normalise_maps(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """Min-max normalise each (h, w) map of a (B, T, h, w) tensor to [0, 1]."""
-    low = maps.amin(dim=(2, 3), keepdim=True)
-    high = maps.amax(dim=(2, 3), keepdim=True)
-    return (maps - low) / (high - low).clamp_min(eps)
-
-
 @register_detector("sta_clip")
 class StaClip(Detector):
     """CLIP ViT + StA adapters; geometry from ``variant`` with explicit overrides."""
@@ -272,7 +265,7 @@ class StaClip(Detector):
         features, weights = self.encode(clip)
         cls_to_patch = weights[:, :, 0, 1:].mean(dim=1)
         grid = math.isqrt(cls_to_patch.shape[-1])
-        maps = _normalise_maps(cls_to_patch.view(b, t, grid, grid))
+        maps = normalise_maps(cls_to_patch.view(b, t, grid, grid))
         return DetectorOutput(
             clip_logits=self.head(self.dropout(features.mean(dim=1))),
             frame_logits=self.head(features),

@@ -21,12 +21,8 @@ MOUTH = CropSpec("mouth", 88, 0.0, "gray")
 
 def run(path: Path, detector: FaceDetector, indices, **options) -> tuple[list[Progress], FaceExtraction]:
     steps = extract_faces(path, probe_video(path), indices, SMALL, [FACE, MOUTH], detector=detector, **options)
-    progress = []
-    while True:
-        try:
-            progress.append(next(steps))
-        except StopIteration as done:
-            return progress, done.value
+    progress: list[Progress] = []
+    return progress, run_to_end(steps, progress.append)
 
 
 def test_crops_for_every_spec_keyed_by_track_and_frame(detector: FaceDetector, clip_dir: Path) -> None:

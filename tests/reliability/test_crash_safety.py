@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dfdesk.services.analysis import AnalysisRequest, run_analysis
+from dfdesk.core.steps import run_to_end
+from dfdesk.services.analysis import resume_analysis
 from dfdesk.services.recovery import mark_interrupted
 from dfdesk.store.database import Database
 from tests.fixtures import hostile
@@ -107,19 +108,8 @@ def test_twenty_kills_leave_a_consistent_database_and_every_analysis_resumes(tmp
     try:
         assert mark_interrupted(db) == []
         interrupted = [i for i, s in now.items() if s == "interrupted"]
-        with db.unit_of_work() as session:
-            from dfdesk.store.tables import Analysis
-
-            evidence = {i: session.get(Analysis, i).evidence_id for i in interrupted}
-        for analysis_id in interrupted:
-            steps = run_analysis(db, evidence[analysis_id], AnalysisRequest(models=("meso4_df",), frames=4),
-                                 "resumer", resume_id=analysis_id)
-            while True:
-                try:
-                    next(steps)
-                except StopIteration as done:
-                    assert done.value == analysis_id
-                    break
+        for analysis_id in interrupted:  # resumed in place with the settings it was started with
+            assert run_to_end(resume_analysis(db, analysis_id, "resumer")) == analysis_id
     finally:
         db.close()
     assert set(statuses(db_path).values()) <= {"done"}

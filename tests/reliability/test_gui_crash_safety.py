@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from dfdesk.services.analysis import AnalysisRequest, run_analysis
+from dfdesk.core.steps import run_to_end
+from dfdesk.services.analysis import resume_analysis
 from dfdesk.services.recovery import mark_interrupted
 from dfdesk.store.database import Database
 from tests.fixtures.clips import make_face_clip
@@ -101,26 +102,10 @@ def _max_analysis_id(db_path: Path) -> int:
         connection.close()
 
 
-def _evidence_of(db_path: Path, analysis_id: int) -> int:
-    connection = sqlite3.connect(db_path)
-    try:
-        return connection.execute("SELECT evidence_id FROM analyses WHERE id = ?", (analysis_id,)).fetchone()[0]
-    finally:
-        connection.close()
-
-
 def _resume(db_path: Path, analysis_id: int) -> None:
     db = Database(db_path)
     try:
-        steps = run_analysis(db, _evidence_of(db_path, analysis_id),
-                             AnalysisRequest(models=gui_driver.MODELS, frames=gui_driver.FRAMES, device="cpu"),
-                             "resumer", resume_id=analysis_id)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as stop:
-                assert stop.value == analysis_id
-                break
+        assert run_to_end(resume_analysis(db, analysis_id, "resumer")) == analysis_id
     finally:
         db.close()
     assert statuses(db_path)[analysis_id] == "done"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dfdesk.core import video
+from dfdesk.core.steps import run_to_end
 from dfdesk.services.analysis import AnalysisError, AnalysisRequest, run_analysis
 from dfdesk.services.ingest import ingest_video
 from dfdesk.store.database import Database
@@ -166,14 +167,7 @@ def test_a_two_hour_file_is_sampled_without_decoding_it_all(cli, seeded: Path,
 
 # --- a file that disappears during the analysis (service layer: the documented AnalysisError) ------------
 
-def _drive(steps, on_event=None):
-    while True:
-        try:
-            event = next(steps)
-        except StopIteration as done:
-            return done.value
-        if on_event:
-            on_event(event)
+_drive = run_to_end
 
 
 def test_a_file_removed_before_the_hash_check_is_not_analysed(db: Database, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from dfdesk.core.steps import run_to_end
 from dfdesk.services import audit
 from dfdesk.services.analysis import AnalysisCancelled, AnalysisError, AnalysisRequest, DetectorScored, run_analysis
 from dfdesk.services.ingest import ingest_video
@@ -19,12 +20,8 @@ MESO = ("meso4_df", "meso4_f2f")
 
 
 def _drive(steps) -> tuple[int, list]:
-    events = []
-    while True:
-        try:
-            events.append(next(steps))
-        except StopIteration as done:
-            return done.value, events
+    events: list = []
+    return run_to_end(steps, events.append), events
 
 
 def _analyse(db: Database, clip: Path, **request) -> tuple[int, list]:

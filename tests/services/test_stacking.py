@@ -8,6 +8,7 @@ import pytest
 
 from dfdesk import paths
 from dfdesk.core.fusion import STACKING_FILE, FusionError, Stacking, logit, sigmoid
+from dfdesk.core.steps import run_to_end
 from dfdesk.services.analysis import AnalysisError, AnalysisRequest, run_analysis
 from dfdesk.services.ingest import ingest_video
 from dfdesk.services.models import list_installed
@@ -33,12 +34,7 @@ def fit(tmp_path: Path, root: Path, capsys) -> dict:
 
 def analyse(db: Database, clip: Path, **request):
     intake = ingest_video(db, "Case S", clip, "alice")
-    steps = run_analysis(db, intake.evidence_id, AnalysisRequest(models=tuple(MESO), **request), "alice")
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    return run_to_end(run_analysis(db, intake.evidence_id, AnalysisRequest(models=tuple(MESO), **request), "alice"))
 
 
 def installed_hashes() -> dict[str, str]:
