@@ -78,6 +78,9 @@ class FaceDetector:
         self.settings = settings
         self.device = resolve_device(settings.device)
         self._mtcnn = MTCNN(keep_all=True, thresholds=list(settings.thresholds), device=self.device).eval()
+        # MTCNN receives NHWC images permuted to NCHW, i.e. channels-last memory; weights in the same layout
+        # make CPU detection about 25 % faster (bench/faces.py); boxes move by less than 1e-3 px.
+        self._mtcnn.to(memory_format=torch.channels_last)
         self._lock = threading.Lock()  # min_face_size is set per batch on the shared MTCNN
 
     def detect(self, frames: Sequence[Frame]) -> list[FrameFaces]:

@@ -18,6 +18,7 @@ import numpy as np
 from dfdesk.core.crop_cache import CropCache, CropKey
 from dfdesk.core.crops import CropSpec
 from dfdesk.core.faces import FaceDetector, FaceSettings, shared_detector
+from dfdesk.core.heap import release_free_memory
 from dfdesk.core.steps import run_to_end  # noqa: F401  (re-exported: callers drive extract_faces with it)
 from dfdesk.core.tracking import build_tracks, find_shot_starts, frame_signature
 from dfdesk.core.types import FaceTrack, Frame, FrameFaces, Progress, VideoInfo
@@ -105,6 +106,8 @@ def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector,
                 signatures += [(f.index, frame_signature(f.image)) for f in batch]
             found += faces
             done += len(batch)
+            del batch  # the batch's full-resolution frames: freed and handed back before the next one is decoded
+            release_free_memory()
             yield Progress(STAGE, done, len(to_decode))
         warnings = list(dict.fromkeys((cached[1] if cached is not None else []) + reader.warnings))
     if cached is not None:

@@ -2,7 +2,9 @@
 
 A frame's index is its position in presentation order, found from a packet table built by
 one demux pass (no decoding).  Sparse requests seek to the keyframe before each wanted frame
-and decode only from there; dense requests simply decode forward.  Problems met while
+and decode only from there, and FFmpeg drops the frames that are neither wanted nor referenced
+by other frames (``skip_frame`` NONREF, decided packet by packet); dense requests simply decode
+forward.  Problems met while
 decoding (corrupt or truncated files) end iteration and are recorded in ``warnings``.
 """
 from __future__ import annotations
@@ -95,6 +97,7 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike, info: VideoInfo, threads: int = 0):
         self.path, self.info = str(path), info
         self.warnings: list[str] = []
+        self._wanted_pts: frozenset[int] | None = None  # sparse request: timestamps of the wanted frames
         try:
             self._container = av.open(self.path, "r")
             self._stream = self._container.streams.video[0]
@@ -132,6 +135,7 @@ class VideoReader:
         so one damaged group of pictures does not cost the rest of the file.
         """
         wanted = range(self.frame_count) if indices is None else self._present(sorted(set(indices)))
+        self._wanted_pts = None if indices is None else frozenset(self.table.pts[i] for i in wanted)
         position, decoded = -1, None  # index of the last frame decoded; (index, frame) pairs
         resume_at, skipped = 0, 0  # after damage: the keyframe decoding starts again from
         for target in wanted:
@@ -208,12 +212,20 @@ class VideoReader:
             self._container.seek(self.table.pts[index], stream=self._stream, backward=True)
 
     def _indexed_frames(self) -> Iterator[tuple[int, av.VideoFrame]]:
-        last = -1
-        for frame in self._container.decode(self._stream):
-            index = self.table.index_of(frame.pts) if frame.pts is not None else None
-            if index is not None and index > last:
-                last = index
-                yield index, frame
+        last, codec = -1, self._stream.codec_context
+        for packet in self._container.demux(self._stream):
+            codec.skip_frame = "NONREF" if self._unwanted(packet) else "DEFAULT"
+            for frame in packet.decode():
+                index = self.table.index_of(frame.pts) if frame.pts is not None else None
+                if index is not None and index > last:
+                    last = index
+                    yield index, frame
+
+    def _unwanted(self, packet: av.Packet) -> bool:
+        """True for a packet of a sparse request whose frame nobody asked for (FFmpeg may then drop it
+        when no other frame refers to it; the setting travels with the packet, also to decoder threads)."""
+        return (self._wanted_pts is not None and packet.size > 0 and packet.pts is not None
+                and packet.pts not in self._wanted_pts)
 
     @staticmethod
     def _advance(decoded: _Peekable, target: int, position: int) -> tuple[av.VideoFrame | None, int]:

@@ -153,3 +153,40 @@ def test_decoding_resumes_after_a_damaged_group_of_pictures(gop_clip: Path, tmp_
     assert any("damaged data" in w or "could not be decoded" in w for w in warnings), warnings
     assert delivered and max(delivered) >= 50, "frames after the damage are still decoded"
     assert len(delivered) < 60
+
+
+@pytest.fixture(scope="module")
+def bframe_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """48 frames in one group of pictures, three B-frames between references (x264, B-pyramid)."""
+    path = tmp_path_factory.mktemp("bframes") / "bframes.mp4"
+    options = {"g": "100", "bf": "3", "x264-params": "b-adapt=0:scenecut=0"}
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options=options)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(48):
+            frame = av.VideoFrame.from_ndarray(clips.face_frame(160, 120, i, 48), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def test_sparse_decode_drops_unwanted_frames_that_nothing_refers_to(bframe_clip: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    info = probe_video(bframe_clip)
+    everything = {f.index: f.image for f in iter_frames(bframe_clip, info)}
+    decoded = []
+    original = VideoReader._decoded_from
+
+    def counting(self, target):
+        for pair in original(self, target):
+            decoded.append(pair[0])
+            yield pair
+
+    monkeypatch.setattr(VideoReader, "_decoded_from", counting)
+    wanted = list(range(3, 48, 7))
+    with VideoReader(bframe_clip, info) as reader:
+        sparse = list(reader.frames(wanted))
+    assert [f.index for f in sparse] == wanted
+    assert all(np.array_equal(f.image, everything[f.index]) for f in sparse)
+    # one group of pictures: without dropping, every frame up to the last wanted one comes out of the decoder
+    assert len(decoded) < 0.75 * (wanted[-1] + 1), decoded

@@ -1,4 +1,4 @@
-"""Ingest every real clip and compare what dfdesk recorded with FFmpeg's own probe (ffprobe)."""
+"""Ingest every real clip and compare what dfdesk recorded with FFmpeg's own probe (ffprobe); sparse decoding."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,12 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from dfdesk.core.probe import probe_video
+from dfdesk.core.sampling import plan_sampling
+from dfdesk.core.video import iter_frames
 from dfdesk.services.ingest import ingest_video
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Evidence
@@ -42,3 +46,15 @@ def test_every_shared_video_agrees_with_ffprobe(shared_data: Path, db: Database)
         assert evidence.frame_count == frames, video.name
         duration = float(truth.get("duration") or truth["format_duration"])
         assert evidence.duration_s == pytest.approx(duration, abs=0.05), video.name
+
+
+def test_sparse_decoding_gives_the_same_pixels_as_decoding_everything(shared_data: Path) -> None:
+    """Sparse requests let FFmpeg drop unwanted non-reference frames; the wanted frames must not change."""
+    videos = sorted((shared_data / "videos").rglob("*.mp4")) + sorted((shared_data / "mouths").glob("*.avi"))
+    for video in videos:
+        info = probe_video(video)
+        wanted = plan_sampling(info.frame_count, "uniform", frames=16).indices
+        dense = {f.index: f.image for f in iter_frames(video, info) if f.index in set(wanted)}
+        sparse = list(iter_frames(video, info, wanted))
+        assert [f.index for f in sparse] == sorted(dense), video.name
+        assert all(np.array_equal(f.image, dense[f.index]) for f in sparse), video.name
