@@ -4,7 +4,7 @@
     python bench/detectors.py --small            # the tiny test configurations
     python bench/detectors.py --frames 4 --detectors mesonet4,lipforensics_ta --batches 1,8
 
-On CUDA it also times fp16 and bf16 autocast.  Prints a table; asserts nothing.
+On CUDA it also times fp16 and bf16 autocast.  Prints a table row by row; asserts nothing.
 """
 from __future__ import annotations
 
@@ -68,8 +68,12 @@ def bench_detector(name: str, args: argparse.Namespace, work: Path) -> list[Row]
     rows = []
     session = None
     if not args.no_onnx:
-        export_onnx(model, torch.rand(2, *shape), work / f"{name}.onnx")
-        session = OnnxDetector(work / f"{name}.onnx", prefer_cuda=False)
+        try:
+            _, export_s = timed_once(lambda: export_onnx(model, torch.rand(2, *shape), work / f"{name}.onnx"))
+            session = OnnxDetector(work / f"{name}.onnx", prefer_cuda=False)
+            print(f"# {name}: ONNX export {export_s:.0f} s", flush=True)
+        except Exception as exc:  # a failed export is a figure too: report it, time PyTorch alone
+            print(f"# {name}: ONNX export failed: {exc}", flush=True)
     for batch in args.batches:
         clip = torch.rand(batch, *shape)
         runs = {"torch cpu fp32": torch_runner(model, clip, None)}
@@ -83,18 +87,27 @@ def bench_detector(name: str, args: argparse.Namespace, work: Path) -> list[Row]
         for backend, run in runs.items():
             seconds = timed(run, args.repeats)
             rows.append(Row(name, config, params, backend, batch, 1000 * seconds / batch, batch / seconds))
+            print_row(rows[-1])
         model.to("cpu")
     return rows
 
 
-def print_table(rows: list[Row]) -> None:
+def timed_once(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def print_header() -> None:
     header = (f"{'detector':<22} {'config':<20} {'params M':>9} {'backend':<16} "
               f"{'batch':>5} {'ms/clip':>10} {'clips/s':>9}")
     print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(f"{r.detector:<22} {r.config:<20} {r.params_m:>9.2f} {r.backend:<16} {r.batch:>5} "
-              f"{r.ms_per_clip:>10.1f} {r.clips_per_s:>9.2f}")
+    print("-" * len(header), flush=True)
+
+
+def print_row(r: Row) -> None:
+    print(f"{r.detector:<22} {r.config:<20} {r.params_m:>9.2f} {r.backend:<16} {r.batch:>5} "
+          f"{r.ms_per_clip:>10.1f} {r.clips_per_s:>9.2f}", flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -116,11 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
           f"CUDA: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
-    rows: list[Row] = []
+    print_header()
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.detectors or list_detectors():
-            rows += bench_detector(name, args, Path(tmp))
-    print_table(rows)
+            bench_detector(name, args, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Face pipeline figures: decode, detection and crop rates, the naive seed pipeline, memory on a long 1080p stream.
 
-Run: ``.venv/bin/python bench/faces.py [--frames 12] [--long-s 60]``.  Prints figures; asserts nothing.
+Run: ``.venv/bin/python bench/faces.py [--frames 12] [--long-s 600]`` (about 5 min).  Prints figures; asserts nothing.
 Reads the clips from ../shared/data (research-only material: read in place, never copied).
 
 * dfdesk: sparse decode of N uniformly sampled frames (seek to keyframes), MTCNN batched on a copy
