@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.cases.cases_changed.connect(self.evidence.refresh)
         self.evidence.analyse_requested.connect(self.analyse)
         self.evidence.analysis_opened.connect(self.open_analysis)
+        self.evidence.resume_requested.connect(self.resume)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.jobs.job_added.connect(self._watch_job)
 
@@ -177,10 +178,26 @@ class MainWindow(QMainWindow):
         return [self._submit_analysis(evidence_id, request) for evidence_id in evidence_ids]
 
     def _submit_analysis(self, evidence_id: int, request) -> Job:
+        actor = self.analyst.name
+        return self._analysis_job(f"Analysing {self._file_name(evidence_id)}",
+                                  lambda ctx: tasks.run_analysis(self.db, evidence_id, request, actor, ctx))
+
+    def resume(self, analysis_id: int) -> Job | None:
+        """Finish an interrupted, failed or cancelled analysis in place (the CLI's ``dfdesk resume``)."""
+        if not tasks.analysis_available():
+            dialogs.show_info(self, "Analysis not available", "The analysis service is not installed in this build.")
+            return None
+        row = next((r for r in self.evidence.model.rows if r.resumable_id == analysis_id), None)
+        actor, name = self.analyst.name, row.file_name if row else f"analysis {analysis_id}"
+        return self._analysis_job(f"Resuming {name}",
+                                  lambda ctx: tasks.resume_analysis(self.db, analysis_id, actor, ctx))
+
+    def _file_name(self, evidence_id: int) -> str:
         row = next((r for r in self.evidence.model.rows if r.id == evidence_id), None)
-        actor, name = self.analyst.name, row.file_name if row else f"evidence {evidence_id}"
-        job = self.jobs.submit(f"Analysing {name}",
-                               lambda ctx: tasks.run_analysis(self.db, evidence_id, request, actor, ctx), gpu=True)
+        return row.file_name if row else f"evidence {evidence_id}"
+
+    def _analysis_job(self, title: str, work) -> Job:
+        job = self.jobs.submit(title, work, gpu=True)
         job.finished.connect(self.evidence.refresh)
         job.done.connect(lambda analysis_id: self.open_analysis(analysis_id) if analysis_id else None)
         return job

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dfdesk.services import cases
+from dfdesk.services.recovery import RESUMABLE
 from dfdesk.store.tables import Analysis, Evidence
 
 NOT_ANALYSED = "not analysed"
@@ -40,6 +41,7 @@ class EvidenceRow:
     verdict: str | None
     fake_probability: float | None
     analysis_id: int | None  # the latest finished analysis, if any
+    resumable_id: int | None = None  # the latest analysis when it was interrupted, failed or cancelled
 
     @property
     def resolution(self) -> str:
@@ -78,4 +80,5 @@ def _evidence_row(session: Session, evidence: Evidence) -> EvidenceRow:
         width=evidence.width, height=evidence.height, sha256=evidence.sha256,
         status=latest.status if latest else NOT_ANALYSED,
         verdict=done.verdict if done else None, fake_probability=done.fake_probability if done else None,
-        analysis_id=done.id if done else None)
+        analysis_id=done.id if done else None,
+        resumable_id=latest.id if latest is not None and latest.status in RESUMABLE else None)

@@ -84,6 +84,12 @@ def run_analysis(db: Database, evidence_id: int, request, actor: str, context: J
     return (yield from analysis.run_analysis(db, evidence_id, request, actor, cancel=context.is_cancelled))
 
 
+def resume_analysis(db: Database, analysis_id: int, actor: str, context: JobContext) -> Generator:
+    """The service's resume generator: the analysis finishes in place with the settings it was started with."""
+    analysis = importlib.import_module(ANALYSIS_SERVICE)
+    return (yield from analysis.resume_analysis(db, analysis_id, actor, cancel=context.is_cancelled))
+
+
 def export_report(db: Database, analysis_id: int, out_path: Path, actor: str, context: JobContext) -> Generator:
     """Writes the PDF report (the service re-verifies the evidence hash first); returns its ReportResult."""
     report = importlib.import_module(REPORT_SERVICE)

@@ -40,6 +40,7 @@ from dfdesk.services.devices import resolve_device
 from dfdesk.services.explanations import render_heatmaps
 from dfdesk.services.inference import clip_inputs, score_clips
 from dfdesk.services.model_selection import Selection, is_frame_level, plan_for, select_models
+from dfdesk.services.recovery import RESUMABLE
 from dfdesk.services.verdicts import Fuser, build_outcome, no_face_outcome
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis, Evidence, utcnow
@@ -96,8 +97,6 @@ def resume_analysis(db: Database, analysis_id: int, actor: str, cancel: Callable
         evidence_id, request = analysis.evidence_id, AnalysisRequest.from_settings(analysis.settings, analysis.seed)
     return (yield from run_analysis(db, evidence_id, request, actor, cancel, resume_id=analysis_id))
 
-
-RESUMABLE = ("interrupted", "failed", "cancelled")
 
 
 @dataclass(frozen=True)

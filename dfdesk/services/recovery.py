@@ -10,6 +10,8 @@ from dfdesk.services import audit
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis
 
+RESUMABLE = ("interrupted", "failed", "cancelled")  # statuses an analysis can be resumed from
+
 
 def _alive(pid: int) -> bool:
     try:

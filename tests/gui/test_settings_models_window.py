@@ -187,3 +187,35 @@ def test_settings_menu_changes_the_analyst_shown(qtbot, window: MainWindow, monk
     window.open_settings()
     assert window.analyst == Analyst("Grace") and "Grace (analyst)" in window.analyst_label.text()
     assert window.settings.analyst_name == "Grace"
+
+
+def test_a_cancelled_analysis_is_resumed_from_the_evidence_page(qtbot, window: MainWindow, db, clip_dir, settings):
+    if not tasks.analysis_available():
+        pytest.skip("the analysis service is not in this build")
+    from dfdesk.core.steps import run_to_end
+    from dfdesk.services.analysis import AnalysisCancelled, AnalysisRequest, run_analysis
+    from dfdesk.services.ingest import ingest_video
+
+    intake = ingest_video(db, "Case S", clip_dir / "face.mp4", "x")
+    request = AnalysisRequest(models=(models.list_installed()[0].name,), frames=6, device="cpu")
+    calls = iter([False, False, True])  # cancelled during face extraction, after the analysis row exists
+    with pytest.raises(AnalysisCancelled):
+        run_to_end(run_analysis(db, intake.evidence_id, request, "alice", cancel=lambda: next(calls, True)))
+    window.open_case(intake.case_id)
+    row = window.evidence.model.rows[0]
+    assert row.status == "cancelled" and row.resumable_id is not None and row.analysis_id is None
+    window.evidence.table.selectRow(0)
+    assert window.evidence.resume_button.isEnabled() and not window.evidence.open_button.isEnabled()
+    with qtbot.waitSignal(window.jobs.job_added) as added:
+        window.evidence.resume_button.click()
+    job = added.args[0]
+    with qtbot.waitSignal(job.finished, timeout=120_000):
+        pass
+    assert job.state == "done", job.error
+    assert job.result == row.resumable_id  # finished in place, not a new analysis
+    assert window.current_analysis().analysis_id == row.resumable_id
+    done = window.evidence.model.rows[0]
+    assert done.status == "done" and done.analysis_id == row.resumable_id and done.resumable_id is None
+    window.evidence.table.selectRow(0)
+    assert not window.evidence.resume_button.isEnabled()
+    qtbot.waitUntil(lambda: window.jobs.active_count() == 0, timeout=10_000)

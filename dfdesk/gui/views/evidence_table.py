@@ -1,4 +1,4 @@
-"""The evidence of one case: a table model over EvidenceRow and the page holding it (add, analyse, open)."""
+"""The evidence of one case: a table model over EvidenceRow and the page holding it (add, analyse, resume, open)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -75,6 +75,7 @@ class EvidencePage(QWidget):
 
     analyse_requested = Signal(list)  # evidence ids
     analysis_opened = Signal(int)  # analysis id
+    resume_requested = Signal(int)  # id of an interrupted, failed or cancelled analysis
 
     def __init__(self, db: Database, jobs: JobQueue, analyst: Callable[[], str], parent: QWidget | None = None):
         super().__init__(parent)
@@ -87,6 +88,8 @@ class EvidencePage(QWidget):
         self.hint = QLabel("Drop video files here or use Add videos… (Ctrl+O).")
         self.add_button = _button("Add videos…", "Add evidence files to this case (Ctrl+O)", self.choose_files)
         self.analyse_button = _button("Analyse", "Run the enabled detectors on the selected videos", self._analyse)
+        self.resume_button = _button("Resume", "Finish the selected video's interrupted, failed or cancelled "
+                                     "analysis in place, with the settings it was started with", self._resume)
         self.open_button = _button("Open analysis", "Review the latest analysis of the selected video",
                                    self._open_analysis)
         self.setAcceptDrops(True)
@@ -105,7 +108,7 @@ class EvidencePage(QWidget):
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         buttons = QHBoxLayout()
         buttons.addWidget(self.hint, 1)
-        for button in (self.add_button, self.analyse_button, self.open_button):
+        for button in (self.add_button, self.analyse_button, self.resume_button, self.open_button):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
@@ -132,6 +135,7 @@ class EvidencePage(QWidget):
         selected = self.selected_rows()
         self.add_button.setEnabled(open_case and self.ingest_job is None)
         self.analyse_button.setEnabled(open_case and bool(selected))
+        self.resume_button.setEnabled(open_case and len(selected) == 1 and selected[0].resumable_id is not None)
         self.open_button.setEnabled(len(selected) == 1 and selected[0].analysis_id is not None)
 
     def choose_files(self) -> None:
@@ -172,6 +176,11 @@ class EvidencePage(QWidget):
 
     def _analyse(self) -> None:
         self.analyse_requested.emit([row.id for row in self.selected_rows()])
+
+    def _resume(self) -> None:
+        selected = self.selected_rows()
+        if len(selected) == 1 and selected[0].resumable_id is not None:
+            self.resume_requested.emit(selected[0].resumable_id)
 
     def _open_analysis(self) -> None:
         selected = self.selected_rows()
