@@ -3,6 +3,8 @@
 Entries are ``.npz`` files named by the evidence SHA-256 and a digest of the settings that
 made them: detections by (frame indices, face settings), crops additionally by the crop spec.
 Writes are atomic (temporary file, then rename); an unreadable entry is deleted and rebuilt.
+The cache is bounded: after every save the least recently used entries beyond ``max_bytes`` are
+deleted (a read marks an entry used), so months of analyses do not fill the disk.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from dfdesk.core.crops import CropSpec
 from dfdesk.core.faces import FaceSettings
 from dfdesk.core.types import FaceDetection, FrameFaces
 
-CACHE_VERSION = 3  # bump when the stored layout or the detection/crop code changes their output
+CACHE_VERSION = 4  # bump when the stored layout or the detection/crop code changes their output
+DEFAULT_MAX_BYTES = 5 * 2**30  # 5 GiB; the DFDESK_CROP_CACHE_GB environment variable overrides it
 CropKey = tuple[int, int]  # (frame index, face number in that frame)
 
 
@@ -30,9 +33,19 @@ def settings_digest(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def max_bytes_from_environment() -> int:
+    """The cache limit: DFDESK_CROP_CACHE_GB (a number of GiB, 0 keeps nothing) or 5 GiB."""
+    value = os.environ.get("DFDESK_CROP_CACHE_GB", "").strip()
+    try:
+        return int(float(value) * 2**30) if value else DEFAULT_MAX_BYTES
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+
+
 class CropCache:
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, max_bytes: int | None = None):
         self.root = Path(root)
+        self.max_bytes = max_bytes_from_environment() if max_bytes is None else max_bytes
 
     # --- detections -------------------------------------------------------------------------
 
@@ -77,13 +90,14 @@ class CropCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                return unpack({name: data[name] for name in data.files})
+                found = unpack({name: data[name] for name in data.files})
+            os.utime(path)  # used now: the last to be pruned
+            return found
         except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, zipfile.BadZipFile):
             path.unlink(missing_ok=True)  # corrupt: forget it, the caller rebuilds it
             return None
 
-    @staticmethod
-    def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    def _save(self, path: Path, arrays: dict[str, np.ndarray]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
         try:
@@ -93,6 +107,39 @@ class CropCache:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        self.prune(keep=path)
+
+    def prune(self, keep: Path | None = None) -> list[Path]:
+        """Delete the least recently used entries until the cache holds at most ``max_bytes``; the deleted paths.
+
+        ``keep`` (the entry just written) is never deleted, even when it alone is over the limit.
+        """
+        entries = []
+        for path in self.root.glob("*/*.npz"):
+            try:
+                stat = path.stat()
+            except OSError:  # deleted meanwhile (another dfdesk process)
+                continue
+            entries.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        deleted = []
+        for _, size, path in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            if path == keep:
+                continue
+            path.unlink(missing_ok=True)
+            total -= size
+            deleted.append(path)
+            _remove_if_empty(path.parent)
+        return deleted
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty, or gone
+        pass
 
 
 def _pack_detections(frames: Sequence[FrameFaces], warnings: Sequence[str],
