@@ -76,8 +76,9 @@ def test_sparse_decode_returns_exactly_the_wanted_frames(gop_clip: Path) -> None
         assert np.array_equal(frame.image, everything[frame.index])
 
 
-def test_sparse_decode_seeks_past_unneeded_groups(gop_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    decoded = []
+def frames_out_of_the_decoder(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that fills with the index of every frame the decoder hands to VideoReader."""
+    decoded: list[int] = []
     original = VideoReader._decoded_from
 
     def counting(self, target):
@@ -86,6 +87,11 @@ def test_sparse_decode_seeks_past_unneeded_groups(gop_clip: Path, monkeypatch: p
             yield pair
 
     monkeypatch.setattr(VideoReader, "_decoded_from", counting)
+    return decoded
+
+
+def test_sparse_decode_seeks_past_unneeded_groups(gop_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded = frames_out_of_the_decoder(monkeypatch)
     with VideoReader(gop_clip, probe_video(gop_clip)) as reader:
         assert [f.index for f in reader.frames([5, 55])] == [5, 55]
     assert len(decoded) < 20  # two groups of pictures at most, not the 56 frames up to 55
@@ -174,15 +180,7 @@ def test_sparse_decode_drops_unwanted_frames_that_nothing_refers_to(bframe_clip:
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     info = probe_video(bframe_clip)
     everything = {f.index: f.image for f in iter_frames(bframe_clip, info)}
-    decoded = []
-    original = VideoReader._decoded_from
-
-    def counting(self, target):
-        for pair in original(self, target):
-            decoded.append(pair[0])
-            yield pair
-
-    monkeypatch.setattr(VideoReader, "_decoded_from", counting)
+    decoded = frames_out_of_the_decoder(monkeypatch)
     wanted = list(range(3, 48, 7))
     with VideoReader(bframe_clip, info) as reader:
         sparse = list(reader.frames(wanted))
