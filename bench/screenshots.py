@@ -56,12 +56,13 @@ def dark_palette():
     return palette
 
 
-def settle(app, jobs, rounds: int = 400) -> None:
+def settle(app, jobs, rounds: int = 400, player=None) -> None:
+    """Let queued jobs (and the player's frame decoding, when given) finish before a screenshot."""
     import time
 
     for _ in range(rounds):
         app.processEvents()
-        if not jobs.active_count():
+        if not jobs.active_count() and not (player is not None and player.busy):
             break
         time.sleep(0.01)
     app.processEvents()
@@ -105,7 +106,7 @@ def main() -> int:
             page = window.open_analysis(analysis_id)
             settle(app, jobs)
             page.player.seek(page.gallery.cards[0].item.frame_index if page.gallery.cards else 0)
-            settle(app, jobs)
+            settle(app, jobs, player=page.player)
             window.grab().save(str(args.out / f"analysis-{tag}.png"))
             for name, dialog in (("models", ModelManager(settings, jobs, window)),
                                  ("settings", SettingsDialog(db, settings, window.analyst, parent=window))):

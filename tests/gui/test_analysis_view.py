@@ -1,6 +1,7 @@
 """The analysis page on a real saved analysis of a real clip (synthetic scores from make_saved_analysis)."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,19 +22,48 @@ def page(qtbot, db, jobs, settings, clip_dir: Path) -> AnalysisPage:
     widget.resize(1200, 800)
     widget.show()
     qtbot.waitUntil(lambda: widget.crop_job.state == "done", timeout=10_000)
+    shown(qtbot, widget, 0)
     yield widget
     widget.shutdown()
+
+
+def shown(qtbot, page: AnalysisPage, index: int) -> None:
+    """Wait until the player's decoding thread has put frame ``index`` on screen."""
+    qtbot.waitUntil(lambda: page.player.position == index and not page.player.busy, timeout=5000)
 
 
 def test_the_player_steps_frame_by_frame_and_the_timeline_follows(qtbot, page: AnalysisPage):
     assert page.player.position == 0 and page.player.source.frame_count == 20
     page.player.step(1)
-    page.player.step(1)
-    assert page.player.position == 2 and page.timeline.position == 2
+    page.player.step(1)  # steps add up even before the first one is decoded
+    shown(qtbot, page, 2)
+    assert page.timeline.position == 2
     page.player.seek(10**6)
-    assert page.player.position == 19 and page.player.frame_box.value() == 19
+    assert page.player.frame_box.value() == 19  # the controls follow at once
+    shown(qtbot, page, 19)
     page.player.seek(3)  # backwards: a re-seek
-    assert page.player.position == 3 and page.player.slider.value() == 3
+    shown(qtbot, page, 3)
+    assert page.player.slider.value() == 3
+
+
+def test_a_seek_returns_at_once_and_only_the_newest_request_is_decoded(qtbot, page: AnalysisPage, monkeypatch):
+    source, decoded, release = page.player.source, [], threading.Event()
+    original = source.frame
+
+    def slow_frame(index):
+        decoded.append(index)
+        release.wait(5)  # a long group of pictures: the decoder is busy while the analyst keeps dragging
+        return original(index)
+
+    monkeypatch.setattr(source, "frame", slow_frame)
+    page.player.seek(5)
+    qtbot.waitUntil(lambda: decoded == [5], timeout=5000)  # the decoder is busy with frame 5 ...
+    for index in (9, 13, 17):
+        page.player.seek(index)  # ... and each seek returns at once
+    assert page.player.position == 0 and page.player.frame_box.value() == 17 and page.player.busy
+    release.set()
+    shown(qtbot, page, 17)
+    assert decoded == [5, 17]  # 9 and 13 were replaced before the decoder was free
 
 
 def test_keyboard_shortcuts_step_and_play(qtbot, page: AnalysisPage):
@@ -41,7 +71,7 @@ def test_keyboard_shortcuts_step_and_play(qtbot, page: AnalysisPage):
     qtbot.keyClick(page.player, Qt.Key.Key_Right)
     qtbot.keyClick(page.player, Qt.Key.Key_Right)
     qtbot.keyClick(page.player, Qt.Key.Key_Left)
-    assert page.player.position == 1
+    shown(qtbot, page, 1)
     qtbot.keyClick(page.player, Qt.Key.Key_Space)
     assert page.player.is_playing
     qtbot.waitUntil(lambda: page.player.position >= 4, timeout=5000)
@@ -49,8 +79,9 @@ def test_keyboard_shortcuts_step_and_play(qtbot, page: AnalysisPage):
     assert not page.player.is_playing
 
 
-def test_face_boxes_and_track_ids_are_drawn_over_the_frame(page: AnalysisPage):
+def test_face_boxes_and_track_ids_are_drawn_over_the_frame(qtbot, page: AnalysisPage):
     page.player.seek(0)
+    shown(qtbot, page, 0)
     assert page.player.canvas.boxes == [(0, True, (40.0, 30.0, 160.0, 150.0))]
     image = page.player.canvas.grab().toImage()
     rect = page.player.canvas.image_rect()
@@ -64,7 +95,7 @@ def test_clicking_on_the_timeline_seeks_the_video(qtbot, page: AnalysisPage):
     scene_point = plot.mapViewToScene(QPointF(12, 0.5))
     view_point = page.timeline.graphics.mapFromScene(scene_point)
     qtbot.mouseClick(page.timeline.graphics.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(view_point))
-    assert page.player.position == 12
+    shown(qtbot, page, 12)
     assert page.timeline.position == 12
 
 
@@ -88,7 +119,7 @@ def test_the_gallery_shows_suspicious_faces_with_heat_maps_and_seeks(qtbot, page
     page.gallery.toggles["meso4_df"].setChecked(False)
     assert cards[0].image.pixmap().toImage() == without
     qtbot.mouseClick(cards[3], Qt.MouseButton.LeftButton)
-    assert page.player.position == cards[3].item.frame_index
+    shown(qtbot, page, cards[3].item.frame_index)
 
 
 def test_the_verdict_panel_shows_the_fused_verdict_and_never_scores_untrained_detectors(page: AnalysisPage):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dfdesk.core.probe import VideoError
+from dfdesk.gui.frame_loader import FrameLoader
 from dfdesk.gui.frames import FrameSource
 from dfdesk.gui.presenters import format_duration
 from dfdesk.gui.widgets.images import TRACK_COLOURS, rgb_to_pixmap
@@ -78,7 +78,11 @@ class FrameCanvas(QWidget):
 
 
 class PlayerView(QWidget):
-    """Owns a FrameSource; ``boxes_for(frame_index)`` says which face boxes to draw."""
+    """Owns a FrameSource, decoded on a FrameLoader's thread; ``boxes_for(frame_index)`` says which boxes to draw.
+
+    ``position`` is the frame on screen; ``target`` the frame last asked for (the slider and the frame box
+    follow the target at once, the picture follows when it is decoded).
+    """
 
     position_changed = Signal(int)
 
@@ -86,7 +90,9 @@ class PlayerView(QWidget):
         super().__init__(parent)
         self._boxes_for = boxes_for
         self.source: FrameSource | None = None
+        self._loader: FrameLoader | None = None
         self.position = 0
+        self.target = 0
         self.fps = 25.0
         self.canvas = FrameCanvas()
         self._timer = QTimer(self)
@@ -126,12 +132,15 @@ class PlayerView(QWidget):
     def open(self, source: FrameSource, fps: float) -> None:
         self.close_source()
         self.source, self.fps = source, fps if fps > 0 else 25.0
+        self._loader = FrameLoader(source, self)
+        self._loader.loaded.connect(self._show)
+        self._loader.failed.connect(self._failed)
         last = max(source.frame_count - 1, 0)
         for widget in (self.slider, self.frame_box):
             widget.blockSignals(True)
             widget.setRange(0, last)
             widget.blockSignals(False)
-        self.position = -1
+        self.position = self.target = -1
         self.seek(0)
 
     def show_problem(self, message: str) -> None:
@@ -150,7 +159,7 @@ class PlayerView(QWidget):
         if self.is_playing:
             self.pause()
         else:
-            if self.position >= self.source.frame_count - 1:
+            if self.target >= self.source.frame_count - 1:
                 self.seek(0)
             self._timer.start(max(1, round(1000 / self.fps)))
             self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPause))
@@ -161,43 +170,56 @@ class PlayerView(QWidget):
 
     def step(self, delta: int) -> None:
         self.pause()
-        self.seek(self.position + delta)
+        self.seek(self.target + delta)
 
     def seek(self, index: int) -> None:
-        if self.source is None:
+        """Ask for frame ``index``; it is shown when decoded (``position_changed`` then)."""
+        if self._loader is None:
             return
-        index = max(0, min(int(index), self.source.frame_count - 1))
-        if index == self.position:
+        index = max(0, min(int(index), self._loader.frame_count - 1))
+        if index == self.target:
             return
-        try:
-            frame = self.source.frame(index)
-        except VideoError as exc:
-            self.pause()
-            self.canvas.show_message(str(exc))
-            return
+        self.target = index
+        self._sync_controls(index)
+        self._loader.request(index)
+
+    @property
+    def busy(self) -> bool:
+        """True while the frame asked for last is not on screen yet."""
+        return self._loader is not None and self.target != self.position
+
+    def _show(self, frame) -> None:
         self.position = frame.index
         self.canvas.show_frame(rgb_to_pixmap(frame.image), self._boxes_for(frame.index))
-        self._sync_controls(frame.time_s)
+        if frame.index == self.target:
+            self.time_label.setText(format_duration(frame.time_s))
         self.position_changed.emit(self.position)
 
-    def _sync_controls(self, time_s: float) -> None:
+    def _failed(self, index: int, message: str) -> None:
+        self.pause()
+        if index == self.target:
+            self.canvas.show_message(message)
+
+    def _sync_controls(self, index: int) -> None:
         for widget in (self.slider, self.frame_box):
             widget.blockSignals(True)
-            widget.setValue(self.position)
+            widget.setValue(index)
             widget.blockSignals(False)
-        self.time_label.setText(format_duration(time_s))
 
     def _advance_playback(self) -> None:
-        if self.source is None or self.position >= self.source.frame_count - 1:
+        if self._loader is None or self.target >= self._loader.frame_count - 1:
             self.pause()
             return
-        self.seek(self.position + 1)
+        if not self.busy:  # a frame still decoding: this tick is skipped, playback never queues up
+            self.seek(self.target + 1)
 
     def close_source(self) -> None:
         self.pause()
-        if self.source is not None:
-            self.source.close()
-            self.source = None
+        if self._loader is not None:
+            self._loader.close()  # stops the decoding thread, then closes the file
+            self._loader.deleteLater()
+            self._loader = None
+        self.source = None
 
 
 def _tool(icon, tooltip: str) -> QToolButton:
