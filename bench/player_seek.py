@@ -57,7 +57,7 @@ def main() -> None:
     video = Path(sys.argv[1]) if len(sys.argv) > 1 else default_video()
     info = probe_video(video)
     n = info.frame_count
-    targets = [n - 1, n // 2, 10, 3 * n // 4, n // 4, n - 2]
+    targets = [n - 1, n - 2, n // 2, 10, 3 * n // 4, n // 4]  # the second: one step back
     player = PlayerView(lambda _index: [])
     player.open(FrameSource(info), info.fps)
 

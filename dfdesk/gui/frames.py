@@ -1,7 +1,8 @@
 """Frame-accurate random access for the player, on top of dfdesk.core.video (no Qt here).
 
 Playing forward keeps one decoding stream open and only advances it; a jump farther than
-``FORWARD_LIMIT`` frames (or backwards) re-seeks to the keyframe before the target.
+``FORWARD_LIMIT`` frames (or backwards) re-seeks to the keyframe before the target, and decodes
+the ``KEEP_BEFORE`` frames before the target too, so that stepping back from it is instant.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dfdesk.services.results import EvidenceView
 
 FORWARD_LIMIT = 48
 CACHE_FRAMES = 24
+KEEP_BEFORE = 8  # frames before a seek target kept for stepping back (at most CACHE_FRAMES)
 
 
 def video_info(evidence: EvidenceView) -> VideoInfo:
@@ -50,7 +52,7 @@ class FrameSource:
             self._cache.move_to_end(index)
             return self._cache[index]
         if self._stream is None or not (self._position < index <= self._position + FORWARD_LIMIT):
-            self._stream = self._reader.frames(range(index, self.frame_count))
+            self._stream = self._reader.frames(range(max(0, index - KEEP_BEFORE), self.frame_count))
         for frame in self._stream:
             self._position = frame.index
             self._remember(frame)
