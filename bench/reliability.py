@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not bench/ (bench/packaging.py)
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository first
 
 
 def corpus(folder: Path) -> dict:

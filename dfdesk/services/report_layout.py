@@ -29,6 +29,8 @@ from dfdesk.services.report_charts import TimelineSpec, timeline_drawing
 from dfdesk.services.results import AnalysisView
 
 SANS, BOLD, MONO = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono"
+# Fonts for the characters DejaVu lacks, tried in order: Chinese and Japanese, then Korean (Hangul)
+FALLBACKS = ("DroidSansFallback", "NanumGothic")
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 18 * mm
 TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
@@ -126,10 +128,40 @@ def story(content: ReportContent) -> list:
 
 @lru_cache(maxsize=1)
 def register_fonts() -> None:
-    """Embed DejaVu (Latin, Greek, Cyrillic and more) so case names in any of them print."""
-    for name, file in ((SANS, "DejaVuSans.ttf"), (BOLD, "DejaVuSans-Bold.ttf"), (MONO, "DejaVuSansMono.ttf")):
+    """Embed DejaVu (Latin, Greek, Cyrillic and more) and Droid Sans Fallback (CJK) so any case name prints."""
+    for name, file in ((SANS, "DejaVuSans.ttf"), (BOLD, "DejaVuSans-Bold.ttf"), (MONO, "DejaVuSansMono.ttf"),
+                       (FALLBACKS[0], "DroidSansFallbackFull.ttf"), (FALLBACKS[1], "NanumGothic.ttf")):
         pdfmetrics.registerFont(TTFont(name, str(paths.resource("fonts", file))))
     pdfmetrics.registerFontFamily(SANS, normal=SANS, bold=BOLD, italic=SANS, boldItalic=BOLD)
+    for name in FALLBACKS:  # no bold faces: bold CJK text is set in the regular face
+        pdfmetrics.registerFontFamily(name, normal=name, bold=name, italic=name, boldItalic=name)
+
+
+@lru_cache(maxsize=8)
+def _characters(font: str) -> frozenset[int]:
+    register_fonts()
+    return frozenset(pdfmetrics.getFont(font).face.charToGlyph)
+
+
+def font_runs(text: str, font: str = SANS) -> list[tuple[str, str]]:
+    """``text`` cut into (font name, run) pieces: ``font`` where it has the glyph, else the first fallback that has.
+
+    A character no font has stays in ``font`` (printed as its missing-glyph box).
+    """
+    runs: list[tuple[str, str]] = []
+    for char in text:
+        name = next((f for f in (font, *FALLBACKS) if ord(char) in _characters(f)), font)
+        if runs and runs[-1][0] == name:
+            runs[-1] = (name, runs[-1][1] + char)
+        else:
+            runs.append((name, char))
+    return runs
+
+
+def plain(text: str) -> str:
+    """Paragraph markup for plain text: escaped, the characters DejaVu lacks set in a fallback font."""
+    return "".join(escape(run) if name == SANS else f'<font face="{name}">{escape(run)}</font>'
+                   for name, run in font_runs(text))
 
 
 STYLES = {
@@ -156,7 +188,7 @@ CELL_BASE = [("FONTNAME", (0, 0), (-1, -1), SANS), ("VALIGN", (0, 0), (-1, -1), 
 
 def para(text: str, style: str = "body") -> Paragraph:
     """A paragraph of plain (escaped) text."""
-    return Paragraph(escape(text), STYLES[style])
+    return Paragraph(plain(text), STYLES[style])
 
 
 def markup(text: str, style: str = "body") -> Paragraph:
@@ -174,8 +206,8 @@ def key_values(rows: list[tuple[str, object]]) -> Table:
 
 def grid(header: list[str], rows: list[list], widths: list[float], font_size: float = 7.5) -> Table:
     style = ParagraphStyle("cell", fontName=SANS, fontSize=font_size, leading=font_size + 2.5)
-    head = [Paragraph(f"<b>{escape(h)}</b>", style) for h in header]
-    body = [[c if not isinstance(c, str) else Paragraph(escape(c), style) for c in row] for row in rows]
+    head = [Paragraph(f"<b>{plain(h)}</b>", style) for h in header]
+    body = [[c if not isinstance(c, str) else Paragraph(plain(c), style) for c in row] for row in rows]
     table = Table([head, *body], colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle([*CELL_BASE, ("GRID", (0, 0), (-1, -1), 0.25, RULE_GREY),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EDF3")),
@@ -437,7 +469,7 @@ def key_frame_caption(frame: KeyFrame) -> Paragraph:
              f"model {frame.detector}", f"P(fake) {frame.fake_probability:.2f}"]
     if frame.remark:
         lines.append(frame.remark)
-    return markup("<br/>".join(escape(line) for line in lines), "small")
+    return markup("<br/>".join(plain(line) for line in lines), "small")
 
 
 def picture(png: bytes | None, missing: str, side: float = 128) -> object:
@@ -525,18 +557,31 @@ class DecoratedCanvas(Canvas):
         self.line(MARGIN, bottom + 9, PAGE_WIDTH - MARGIN, bottom + 9)
         self.setFont(SANS, 7.5)
         uid = f"Report {self._uid}"
-        self.drawString(MARGIN, top, fit(self._header, SANS, 7.5, TEXT_WIDTH - pdfmetrics.stringWidth(uid, SANS, 7.5)
-                                         - 12))
+        self._draw_runs(MARGIN, top, fit(self._header, 7.5, TEXT_WIDTH - pdfmetrics.stringWidth(uid, SANS, 7.5) - 12))
+        self.setFont(SANS, 7.5)
         self.drawRightString(PAGE_WIDTH - MARGIN, top, uid)
         self.drawString(MARGIN, bottom, f"dfdesk {self._version} — forensic video analysis report")
         self.drawRightString(PAGE_WIDTH - MARGIN, bottom, f"page {number} of {total}")
         self.restoreState()
 
 
-def fit(text: str, font: str, size: float, width: float) -> str:
+    def _draw_runs(self, x: float, y: float, text: str, size: float = 7.5) -> None:
+        """One line of text in one text object, each run in the font that has its glyphs."""
+        line = self.beginText(x, y)
+        for font, run in font_runs(text):
+            line.setFont(font, size)
+            line.textOut(run)
+        self.drawText(line)
+
+
+def text_width(text: str, size: float) -> float:
+    return sum(pdfmetrics.stringWidth(run, font, size) for font, run in font_runs(text))
+
+
+def fit(text: str, size: float, width: float) -> str:
     """``text`` shortened with an ellipsis until it fits ``width`` points."""
-    if pdfmetrics.stringWidth(text, font, size) <= width:
+    if text_width(text, size) <= width:
         return text
-    while text and pdfmetrics.stringWidth(text + "…", font, size) > width:
+    while text and text_width(text + "…", size) > width:
         text = text[:-1]
     return text + "…"

@@ -16,7 +16,7 @@ from dfdesk.services.notes import add_note
 from dfdesk.store.database import Database
 from tests.fixtures.analyses import make_saved_analysis
 
-CASE_NAME = "Müller – Ελληνικά – Кириллица & <Ко>"
+CASE_NAME = "Müller – Ελληνικά – Кирилл – 深度伪造 – 사건 & <Ко>"
 CASE_NUMBER = "LAB-2024/117"
 NOTE_TEXT = "Mouth region flickers at 0.4 s; lighting on the left cheek is inconsistent."
 

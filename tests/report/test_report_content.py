@@ -70,7 +70,19 @@ def test_unicode_case_name_round_trips_in_an_embedded_font(saved: Saved, tmp_pat
     assert first.count(CASE_NAME) == 2  # the header and the title block
     fonts = _fonts(PdfReader(result.path))
     assert any("DejaVuSans" in name for name in fonts)
+    assert any("DroidSansFallback" in name for name in fonts)  # the Chinese characters, which DejaVu lacks
+    assert any("NanumGothic" in name for name in fonts)  # the Korean ones
     assert all(embedded for embedded in fonts.values()), fonts
+
+
+def test_characters_dejavu_lacks_are_set_in_a_fallback_font() -> None:
+    from dfdesk.services.report_layout import FALLBACKS, SANS, font_runs, plain
+
+    chinese, korean = FALLBACKS
+    assert font_runs("Case 深度 – 사건 Ελλ") == [(SANS, "Case "), (chinese, "深度"), (SANS, " – "), (korean, "사건"),
+                                                 (SANS, " Ελλ")]
+    assert plain("a<深>") == f'a&lt;<font face="{chinese}">深</font>&gt;'
+    assert font_runs("\U0001F600") == [(SANS, "\U0001F600")]  # in no font: left to DejaVu's missing-glyph box
 
 
 def _fonts(reader: PdfReader) -> dict[str, bool]:

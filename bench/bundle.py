@@ -1,8 +1,8 @@
 """Packaging benchmark: size of a built bundle and its cold start to the main window (issue 9).
 
     packaging/build.sh cpu                         # builds dist/cpu/dfdesk and dist/dfdesk-*-cpu.tar.gz
-    python bench/packaging.py dist/cpu/dfdesk      # sizes, --version time, start to main window (offscreen)
-    python bench/packaging.py dist/cpu/dfdesk --repeat 5 --drop-caches
+    python bench/bundle.py dist/cpu/dfdesk      # sizes, --version time, start to main window (offscreen)
+    python bench/bundle.py dist/cpu/dfdesk --repeat 5 --drop-caches
 
 Runs the bundle as tests/packaging does (no venv, fresh HOME, Qt offscreen, no network where `unshare -n` works).
 "Start to main window" is the wall time from launching `dfdesk --smoke-gui` until it prints that its main window is
