@@ -4,8 +4,8 @@ A frame's index is its position in presentation order, found from a packet table
 one demux pass (no decoding).  Sparse requests seek to the keyframe before each wanted frame
 and decode only from there, and FFmpeg drops the frames that are neither wanted nor referenced
 by other frames (``skip_frame`` NONREF, decided packet by packet); dense requests simply decode
-forward.  Problems met while
-decoding (corrupt or truncated files) end iteration and are recorded in ``warnings``.
+forward.  Problems met while decoding (corrupt or truncated files) end iteration and are
+recorded in ``warnings``.
 """
 from __future__ import annotations
 
