@@ -3,7 +3,8 @@
 A frame's index is its position in presentation order, found from a packet table built by
 one demux pass (no decoding).  Sparse requests seek to the keyframe before each wanted frame
 and decode only from there, and FFmpeg drops the frames that are neither wanted nor referenced
-by other frames (``skip_frame`` NONREF, decided packet by packet); dense requests simply decode
+by other frames (``skip_frame`` NONREF, decided packet by packet, for the decoders that honour
+it packet by packet: H.264, HEVC, MPEG-1/2/4 part 2); dense requests simply decode
 forward.  Problems met while decoding (corrupt or truncated files) end iteration and are
 recorded in ``warnings``.
 """
@@ -26,6 +27,9 @@ GAP_FACTOR_CFR = 1.5  # a timestamp step this many typical steps long means lost
 GAP_FACTOR_VFR = 3.0  # the same for variable frame rate, where steps vary legitimately
 SEEK_RETRIES = 3  # keyframes tried before rewinding to the start when a seek lands too late
 ROTATE_CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+# FFmpeg decoders that apply ``skip_frame`` to the packet it was set for.  Others (libdav1d for AV1
+# buffers packets and applies the setting later) would drop wanted frames, so they decode everything.
+SKIPS_PER_PACKET = frozenset({"h264", "hevc", "mpeg4", "mpeg2video", "mpeg1video"})
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,8 @@ class VideoReader:
         so one damaged group of pictures does not cost the rest of the file.
         """
         wanted = range(self.frame_count) if indices is None else self._present(sorted(set(indices)))
-        self._wanted_pts = None if indices is None else frozenset(self.table.pts[i] for i in wanted)
+        skipping = indices is not None and self._stream.codec_context.name in SKIPS_PER_PACKET
+        self._wanted_pts = frozenset(self.table.pts[i] for i in wanted) if skipping else None
         position, decoded = -1, None  # index of the last frame decoded; (index, frame) pairs
         resume_at, skipped = 0, 0  # after damage: the keyframe decoding starts again from
         for target in wanted:
