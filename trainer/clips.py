@@ -20,6 +20,7 @@ import torch
 from dfdesk.core.crop_cache import CropCache
 from dfdesk.core.crops import CropSpec, square_box
 from dfdesk.core.faces import FaceSettings
+from dfdesk.core.frame_folder import probe_frame_folder, sha256_frame_folder
 from dfdesk.core.pipeline import extract_faces, run_to_end
 from dfdesk.core.probe import VideoError, probe_video, sha256_file
 from dfdesk.core.sampling import plan_sampling
@@ -65,11 +66,12 @@ def sampling_plan(frame_count: int, spec: InputSpec, max_clips: int, seed: int):
 def video_clips(record: VideoRecord, spec: InputSpec, *, max_clips: int, settings: FaceSettings,
                 cache: CropCache | None, seed: int = 0,
                 cancel: Callable[[], bool] | None = None) -> list[FaceClip]:
-    """Face clips of one video; raises VideoError when the file is unreadable."""
-    info = probe_video(record.path)
+    """Face clips of one video (file or frame folder); raises VideoError when it is unreadable."""
+    folder = record.is_frame_folder
+    info = probe_frame_folder(record.path) if folder else probe_video(record.path)
     plan = sampling_plan(info.frame_count, spec, max_clips, seed)
     crop = CropSpec.from_input(spec)
-    sha = sha256_file(record.path) if cache is not None else None
+    sha = (sha256_frame_folder if folder else sha256_file)(record.path) if cache is not None else None
     faces = run_to_end(extract_faces(record.path, info, plan.indices, settings, [crop], sha256=sha, cache=cache,
                                      cancel=cancel))
     track = faces.main_track
@@ -108,19 +110,16 @@ def extract_clips(records: Sequence[VideoRecord], spec: InputSpec, *, max_clips:
     """Yield every record's clips, and a progress value after each record; skipped videos go to ``problems``."""
     problems = problems if problems is not None else []
     for done, record in enumerate(records, start=1):
-        if record.is_frame_folder:
-            problems.append(Problem("unsupported", "frame folders are not read by the face pipeline", str(record.path)))
-        else:
-            try:
-                found = video_clips(record, spec, max_clips=max_clips, settings=settings, cache=cache, seed=seed,
-                                    cancel=cancel)
-            except VideoError as exc:
-                problems.append(Problem("unreadable", str(exc), str(record.path)))
-                found = []
-            if not found and not record.is_frame_folder and not any(p.path == str(record.path) for p in problems):
-                problems.append(Problem("no_face", "no face clip could be cut (no face track long enough)",
-                                        str(record.path)))
-            yield from found
+        try:
+            found = video_clips(record, spec, max_clips=max_clips, settings=settings, cache=cache, seed=seed,
+                                cancel=cancel)
+        except VideoError as exc:
+            problems.append(Problem("unreadable", str(exc), str(record.path)))
+            found = []
+        if not found and not any(p.path == str(record.path) for p in problems):
+            problems.append(Problem("no_face", "no face clip could be cut (no face track long enough)",
+                                    str(record.path)))
+        yield from found
         yield ExtractProgress(done, len(records), str(record.path))
 
 

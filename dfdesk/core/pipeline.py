@@ -1,5 +1,6 @@
 """The face pipeline: one decode of the wanted frames, batched detection, crops, tracks.
 
+``path`` is a video file, or a folder of still frames (core/frame_folder.py).
 ``extract_faces`` is a generator: it yields a :class:`Progress` per batch and returns a
 :class:`FaceExtraction`.  Drive it with ``result = yield from extract_faces(...)`` or
 :func:`run_to_end`.  With a cache, detections and crops computed before are reused: frames
@@ -18,6 +19,7 @@ import numpy as np
 from dfdesk.core.crop_cache import CropCache, CropKey
 from dfdesk.core.crops import CropSpec
 from dfdesk.core.faces import FaceDetector, FaceSettings, shared_detector
+from dfdesk.core.frame_folder import FrameFolderReader, is_frame_folder
 from dfdesk.core.heap import release_free_memory
 from dfdesk.core.steps import run_to_end  # noqa: F401  (re-exported: callers drive extract_faces with it)
 from dfdesk.core.tracking import build_tracks, find_shot_starts, frame_signature
@@ -97,7 +99,7 @@ def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector,
     crops: dict[CropSpec, dict[CropKey, np.ndarray]] = {spec: {} for spec in specs}
     found: list[FrameFaces] = []
     signatures: list[tuple[int, np.ndarray]] = []
-    with VideoReader(path, info, threads) as reader:
+    with _open_frames(path, info, threads) as reader:
         done = 0
         for batch in _batches(reader.frames(to_decode), settings.batch_size, cancel):
             faces = [known[f.index] for f in batch] if known is not None else detector.detect(batch)
@@ -113,6 +115,11 @@ def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector,
     if cached is not None:
         return list(cached[0]), warnings, cached[2], crops
     return found, warnings, find_shot_starts(signatures), crops
+
+
+def _open_frames(path, info: VideoInfo, threads: int) -> VideoReader | FrameFolderReader:
+    """A video decoder, or a reader of still frames when ``path`` is a folder of them (trainer data sets)."""
+    return FrameFolderReader(path, info) if is_frame_folder(path) else VideoReader(path, info, threads)
 
 
 def _batches(frames: Iterator[Frame], size: int, cancel: Callable[[], bool] | None) -> Iterator[list[Frame]]:

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from dfdesk.core.frame_folder import IMAGE_SUFFIXES
+
 Label = Literal["real", "fake"]
 LABELS: tuple[Label, ...] = ("real", "fake")
 SPLITS = ("train", "val", "test")
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # what a frame folder holds (dfdesk.core.frame_folder reads it)
 UNASSIGNED = "unassigned"
 
 
