@@ -27,6 +27,8 @@ from dfdesk.core.types import FaceTrack, Frame, FrameFaces, Progress, VideoInfo
 from dfdesk.core.video import VideoReader
 
 STAGE = "decode+detect"
+# Full-resolution frames held at once are capped at this size: 16 frames at 1080p (100 MB), 10 at 4K, 2 at 8K.
+FRAME_BATCH_BYTES = 256 * 2**20
 TrackKey = tuple[int, int]  # (track id, frame index)
 
 
@@ -101,7 +103,7 @@ def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector,
     signatures: list[tuple[int, np.ndarray]] = []
     with _open_frames(path, info, threads) as reader:
         done = 0
-        for batch in _batches(reader.frames(to_decode), settings.batch_size, cancel):
+        for batch in _batches(reader.frames(to_decode), frames_per_batch(settings.batch_size, info), cancel):
             faces = [known[f.index] for f in batch] if known is not None else detector.detect(batch)
             _cut(batch, faces, crops)
             if known is None:
@@ -115,6 +117,11 @@ def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector,
     if cached is not None:
         return list(cached[0]), warnings, cached[2], crops
     return found, warnings, find_shot_starts(signatures), crops
+
+
+def frames_per_batch(batch_size: int, info: VideoInfo) -> int:
+    """``batch_size``, or fewer when that many full-resolution RGB frames would exceed FRAME_BATCH_BYTES."""
+    return max(1, min(batch_size, FRAME_BATCH_BYTES // max(1, info.width * info.height * 3)))
 
 
 def _open_frames(path, info: VideoInfo, threads: int) -> VideoReader | FrameFolderReader:

@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dfdesk.core import pipeline
 from dfdesk.core.crop_cache import CropCache
 from dfdesk.core.crops import CropSpec, face_crop
-from dfdesk.core.faces import FaceDetector
+from dfdesk.core.faces import FaceDetector, FaceSettings
 from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces, run_to_end
 from dfdesk.core.probe import probe_video, sha256_file
 from dfdesk.core.types import Progress
@@ -109,3 +110,20 @@ def test_portrait_clip_gives_upright_face_crops(detector: FaceDetector, clip_dir
         assert max(left_eye[1], right_eye[1]) < min(mouth_left[1], mouth_right[1])  # eyes above the mouth
         crop, truth = result.crops[FACE][(0, index)].astype(int), face_crop(upright[index], detection, 64, 0.3)
         assert np.abs(crop - truth).mean() < 6 < np.abs(np.rot90(crop) - truth).mean()
+
+
+def test_large_frames_come_in_smaller_batches(detector: FaceDetector, clip_dir: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    info = probe_video(clip_dir / "face.mp4")  # 320x240: 230 kB per RGB frame
+    frame_bytes = info.width * info.height * 3
+    assert pipeline.frames_per_batch(16, info) == 16
+    monkeypatch.setattr(pipeline, "FRAME_BATCH_BYTES", 3 * frame_bytes + 1)  # as if the frames were 8K ones
+    assert pipeline.frames_per_batch(16, info) == 3
+    monkeypatch.setattr(pipeline, "FRAME_BATCH_BYTES", 1)
+    assert pipeline.frames_per_batch(16, info) == 1  # never zero
+    monkeypatch.setattr(pipeline, "FRAME_BATCH_BYTES", 3 * frame_bytes + 1)
+    settings = FaceSettings(device="cpu", batch_size=16)
+    events: list[Progress] = []
+    run_to_end(extract_faces(clip_dir / "face.mp4", info, range(10), settings, [FACE], detector=detector),
+               events.append)
+    assert [event.done for event in events] == [3, 6, 9, 10]
