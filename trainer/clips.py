@@ -20,9 +20,9 @@ import torch
 from dfdesk.core.crop_cache import CropCache
 from dfdesk.core.crops import CropSpec, square_box
 from dfdesk.core.faces import FaceSettings
-from dfdesk.core.frame_folder import probe_frame_folder, sha256_frame_folder
+from dfdesk.core.frame_folder import probe_source, sha256_source
 from dfdesk.core.pipeline import extract_faces, run_to_end
-from dfdesk.core.probe import VideoError, probe_video, sha256_file
+from dfdesk.core.probe import VideoError
 from dfdesk.core.sampling import plan_sampling
 from dfdesk.core.types import FaceDetection, FaceTrack
 from dfdesk.detectors.base import InputSpec, crops_to_tensor
@@ -67,11 +67,10 @@ def video_clips(record: VideoRecord, spec: InputSpec, *, max_clips: int, setting
                 cache: CropCache | None, seed: int = 0,
                 cancel: Callable[[], bool] | None = None) -> list[FaceClip]:
     """Face clips of one video (file or frame folder); raises VideoError when it is unreadable."""
-    folder = record.is_frame_folder
-    info = probe_frame_folder(record.path) if folder else probe_video(record.path)
+    info = probe_source(record.path)
     plan = sampling_plan(info.frame_count, spec, max_clips, seed)
     crop = CropSpec.from_input(spec)
-    sha = (sha256_frame_folder if folder else sha256_file)(record.path) if cache is not None else None
+    sha = sha256_source(record.path) if cache is not None else None
     faces = run_to_end(extract_faces(record.path, info, plan.indices, settings, [crop], sha256=sha, cache=cache,
                                      cancel=cancel))
     track = faces.main_track

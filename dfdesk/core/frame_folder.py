@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from dfdesk.core.probe import VideoError, sha256_file
+from dfdesk.core.probe import VideoError, probe_video, sha256_file
 from dfdesk.core.types import Frame, VideoInfo
+from dfdesk.core.video import VideoReader
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 ASSUMED_FPS = 25.0
@@ -41,6 +42,21 @@ def frame_files(folder: str | os.PathLike) -> list[Path]:
 
 def is_frame_folder(path: str | os.PathLike) -> bool:
     return Path(path).is_dir()
+
+
+# --- a video file or a frame folder, whichever ``path`` is: the one place that tells them apart ---------------
+
+def probe_source(path: str | os.PathLike) -> VideoInfo:
+    return probe_frame_folder(path) if is_frame_folder(path) else probe_video(path)
+
+
+def sha256_source(path: str | os.PathLike) -> str:
+    return sha256_frame_folder(path) if is_frame_folder(path) else sha256_file(path)
+
+
+def open_source(path: str | os.PathLike, info: VideoInfo, threads: int = 0) -> VideoReader | FrameFolderReader:
+    """A video decoder, or a reader of still frames when ``path`` is a folder of them."""
+    return FrameFolderReader(path, info) if is_frame_folder(path) else VideoReader(path, info, threads)
 
 
 def probe_frame_folder(folder: str | os.PathLike, fps: float = ASSUMED_FPS) -> VideoInfo:

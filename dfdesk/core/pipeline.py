@@ -19,12 +19,11 @@ import numpy as np
 from dfdesk.core.crop_cache import CropCache, CropKey
 from dfdesk.core.crops import CropSpec
 from dfdesk.core.faces import FaceDetector, FaceSettings, shared_detector
-from dfdesk.core.frame_folder import FrameFolderReader, is_frame_folder
+from dfdesk.core.frame_folder import open_source
 from dfdesk.core.heap import release_free_memory
 from dfdesk.core.steps import run_to_end  # noqa: F401  (re-exported: callers drive extract_faces with it)
 from dfdesk.core.tracking import build_tracks, find_shot_starts, frame_signature
 from dfdesk.core.types import FaceTrack, Frame, FrameFaces, Progress, VideoInfo
-from dfdesk.core.video import VideoReader
 
 STAGE = "decode+detect"
 # Full-resolution frames held at once are capped at this size: 16 frames at 1080p (100 MB), 10 at 4K, 2 at 8K.
@@ -101,7 +100,7 @@ def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector,
     crops: dict[CropSpec, dict[CropKey, np.ndarray]] = {spec: {} for spec in specs}
     found: list[FrameFaces] = []
     signatures: list[tuple[int, np.ndarray]] = []
-    with _open_frames(path, info, threads) as reader:
+    with open_source(path, info, threads) as reader:
         done = 0
         for batch in _batches(reader.frames(to_decode), frames_per_batch(settings.batch_size, info), cancel):
             faces = [known[f.index] for f in batch] if known is not None else detector.detect(batch)
@@ -122,11 +121,6 @@ def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector,
 def frames_per_batch(batch_size: int, info: VideoInfo) -> int:
     """``batch_size``, or fewer when that many full-resolution RGB frames would exceed FRAME_BATCH_BYTES."""
     return max(1, min(batch_size, FRAME_BATCH_BYTES // max(1, info.width * info.height * 3)))
-
-
-def _open_frames(path, info: VideoInfo, threads: int) -> VideoReader | FrameFolderReader:
-    """A video decoder, or a reader of still frames when ``path`` is a folder of them (trainer data sets)."""
-    return FrameFolderReader(path, info) if is_frame_folder(path) else VideoReader(path, info, threads)
 
 
 def _batches(frames: Iterator[Frame], size: int, cancel: Callable[[], bool] | None) -> Iterator[list[Frame]]:

@@ -101,7 +101,6 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike, info: VideoInfo, threads: int = 0):
         self.path, self.info = str(path), info
         self.warnings: list[str] = []
-        self._wanted_pts: frozenset[int] | None = None  # sparse request: timestamps of the wanted frames
         try:
             self._container = av.open(self.path, "r")
             self._stream = self._container.streams.video[0]
@@ -140,7 +139,7 @@ class VideoReader:
         """
         wanted = range(self.frame_count) if indices is None else self._present(sorted(set(indices)))
         skipping = indices is not None and self._stream.codec_context.name in SKIPS_PER_PACKET
-        self._wanted_pts = frozenset(self.table.pts[i] for i in wanted) if skipping else None
+        keep = frozenset(self.table.pts[i] for i in wanted) if skipping else None  # None: decode every packet
         position, decoded = -1, None  # index of the last frame decoded; (index, frame) pairs
         resume_at, skipped = 0, 0  # after damage: the keyframe decoding starts again from
         for target in wanted:
@@ -149,7 +148,7 @@ class VideoReader:
                 continue
             try:
                 if decoded is None or self._seek_pays(position, target):
-                    decoded = _Peekable(self._decoded_from(target))
+                    decoded = _Peekable(self._decoded_from(target, keep))
                 found, position = self._advance(decoded, target, position)
             except av.error.FFmpegError as exc:
                 resume_at, decoded = self._keyframe_after(max(position, target)), None
@@ -188,15 +187,16 @@ class VideoReader:
         """True when a keyframe lies after the next frame to decode and at or before ``target``."""
         return self.table.keyframe_index_before(target) > position + 1
 
-    def _decoded_from(self, target: int) -> Iterator[tuple[int, av.VideoFrame]]:
-        """(index, frame) pairs decoded from a keyframe at or before ``target`` onwards.
+    def _decoded_from(self, target: int, keep: frozenset[int] | None) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, frame) pairs decoded from a keyframe at or before ``target`` onwards (``keep``: see
+        :meth:`_indexed_frames`).
 
         Some containers (MPEG-TS) seek imprecisely: when decoding would start after ``target``,
         earlier keyframes are tried, then the start of the stream.
         """
         for keyframe in self._seek_points(target):
             self._seek(keyframe)
-            decoded = self._indexed_frames()
+            decoded = self._indexed_frames(keep)
             first = next(decoded, None)
             if first is not None and first[0] <= target:
                 yield first
@@ -216,21 +216,18 @@ class VideoReader:
         else:
             self._container.seek(self.table.pts[index], stream=self._stream, backward=True)
 
-    def _indexed_frames(self) -> Iterator[tuple[int, av.VideoFrame]]:
+    def _indexed_frames(self, keep: frozenset[int] | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, frame) pairs in presentation order.  ``keep``: timestamps of the wanted frames; the other
+        packets go to FFmpeg with ``skip_frame`` NONREF (dropped when no other frame refers to them)."""
         last, codec = -1, self._stream.codec_context
         for packet in self._container.demux(self._stream):
-            codec.skip_frame = "NONREF" if self._unwanted(packet) else "DEFAULT"
+            codec.skip_frame = "NONREF" if _droppable(packet, keep) else "DEFAULT"
             for frame in packet.decode():
                 index = self.table.index_of(frame.pts) if frame.pts is not None else None
                 if index is not None and index > last:
                     last = index
                     yield index, frame
 
-    def _unwanted(self, packet: av.Packet) -> bool:
-        """True for a packet of a sparse request whose frame nobody asked for (FFmpeg may then drop it
-        when no other frame refers to it; the setting travels with the packet, also to decoder threads)."""
-        return (self._wanted_pts is not None and packet.size > 0 and packet.pts is not None
-                and packet.pts not in self._wanted_pts)
 
     @staticmethod
     def _advance(decoded: _Peekable, target: int, position: int) -> tuple[av.VideoFrame | None, int]:
@@ -244,6 +241,12 @@ class VideoReader:
 
     def _to_frame(self, frame: av.VideoFrame, index: int) -> Frame:
         return Frame(index=index, time_s=self.table.time_s(frame.pts), image=upright_rgb(frame, self.info.rotation))
+
+
+def _droppable(packet: av.Packet, keep: frozenset[int] | None) -> bool:
+    """True for a packet whose frame nobody asked for (the setting travels with the packet, also to decoder
+    threads)."""
+    return keep is not None and packet.size > 0 and packet.pts is not None and packet.pts not in keep
 
 
 class _Peekable:
