@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from dfdesk.core.types import FaceDetection
 
@@ -83,7 +84,20 @@ def padded_region(image: np.ndarray, box: tuple[int, int, int, int], pad: str = 
     return cv2.copyMakeBorder(inside, *borders, mode, value=0)
 
 
-def resize_square(region: np.ndarray, size: int) -> np.ndarray:
+def inside_region(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The part of ``box`` that lies inside ``image`` (no padding: near an edge the region is not square)."""
+    x1, y1, x2, y2 = box
+    height, width = image.shape[:2]
+    return image[max(y1, 0) : max(min(y2, height), 0), max(x1, 0) : max(min(x2, width), 0)]
+
+
+def resize_square(region: np.ndarray, size: int, method: str = "area") -> np.ndarray:
+    """``region`` resized to size x size: ``"area"`` (INTER_AREA shrinking, bilinear enlarging) or
+    ``"bicubic"`` (Pillow's antialiased bicubic, the default of ``PIL.Image.resize``)."""
+    if method == "bicubic":
+        return np.asarray(Image.fromarray(np.ascontiguousarray(region)).resize((size, size), Image.BICUBIC))
+    if method != "area":
+        raise ValueError(f"unknown resize method {method!r}; choose area or bicubic")
     shrinking = region.shape[0] > size
     return cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 

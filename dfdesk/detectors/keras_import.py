@@ -27,6 +27,7 @@ from dfdesk.detectors.mesonet import Meso4, MesoInception4
 from dfdesk.detectors.weights import WeightsError, load_into, sha256_file
 
 WEIGHTS_FILE = "model.safetensors"
+CARD_VERSION = "1.1"  # 1.1: LeakyReLU after Dense(16) in Meso-4 as in the published code (1.0 had it linear)
 SOURCE = "DariusAf/MesoNet (https://github.com/DariusAf/MesoNet), weights/{file}"
 LICENCE = "Apache-2.0"
 PAPER = "Afchar, Nozick, Yamagishi, Echizen: MesoNet: a Compact Facial Video Forgery Detection Network (WIFS 2018)"
@@ -68,10 +69,6 @@ def keras_layers(h5: h5py.File) -> dict[str, dict[str, np.ndarray]]:
     return layers
 
 
-def layer_names(h5: h5py.File) -> list[str]:
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in h5.attrs["layer_names"]]
-
-
 def _by_creation(layers: dict[str, dict[str, np.ndarray]], kind: str) -> list[dict[str, np.ndarray]]:
     pattern = re.compile(rf"^{kind}_(\d+)$")
     found = sorted((int(m.group(1)), name) for name in layers if (m := pattern.match(name)))
@@ -104,19 +101,21 @@ def _convert(kind: str, w: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
             "running_mean": t(w["moving_mean"]), "running_var": t(w["moving_variance"])}
 
 
-def hidden_activation(names: list[str]) -> str:
-    """The saved model applied LeakyReLU after Dense(16) only if it had a leaky_re_lu layer."""
-    return "leaky_relu" if any(n.startswith("leaky_re_lu") for n in names) else "linear"
+# The authors' classifiers.py puts LeakyReLU(0.1) after Dense(16) in both networks, and their example.py
+# loads every published file into those classes.  Meso4's HDF5 layer list has no leaky_re_lu entry (the
+# file was saved from an earlier script), but Keras' load_weights matches weight-bearing layers only, so
+# the published code runs these weights with LeakyReLU; the issue's reference figures agree (docs/DETECTORS.md).
+PUBLISHED_HIDDEN_ACTIVATION = "leaky_relu"
 
 
 def convert_file(src: Path, spec: PublishedWeights, out_dir: Path) -> ModelCard:
     """Convert one HDF5 file into ``out_dir/spec.folder`` (weights + card.toml)."""
     try:
         with h5py.File(src, "r") as h5:
-            names, layers = layer_names(h5), keras_layers(h5)
+            layers = keras_layers(h5)
     except OSError as exc:
         raise KerasImportError(f"{src.name}: not a readable HDF5 file ({exc})") from None
-    options = {"hidden_activation": hidden_activation(names), "clip_pool": "logit_mean"}
+    options = {"hidden_activation": PUBLISHED_HIDDEN_ACTIVATION, "clip_pool": "logit_mean"}
     model = (Meso4 if spec.architecture == "mesonet4" else MesoInception4)(**options)
     state = keras_to_state_dict(model, layers)
     load_into(model, state, label=src.name)  # proves the mapping fits before anything is written
@@ -132,14 +131,14 @@ def convert_file(src: Path, spec: PublishedWeights, out_dir: Path) -> ModelCard:
 def _card(spec: PublishedWeights, options: dict, sha: str) -> ModelCard:
     input_spec = Meso4.default_input()
     return ModelCard(
-        name=spec.folder, version="1.0", architecture=spec.architecture, options=options, input=input_spec,
+        name=spec.folder, version=CARD_VERSION, architecture=spec.architecture, options=options, input=input_spec,
         output_kind="sigmoid", sigmoid_means="real", fake_index=0, threshold=0.5, calibration=Calibration(),
         trained=True, weights_file=WEIGHTS_FILE, weights_sha256=sha, weights_format="safetensors",
         training_data=spec.training_data, licence=LICENCE, source=SOURCE.format(file=spec.file),
         description=(
             f"{PAPER}. Converted from the Keras 2.1.5 HDF5 file {spec.file} by dfdesk.detectors.keras_import "
             "(h5py; Conv2D kernels HWIO->OIHW, Dense kernels transposed, Keras channels-last flatten kept, "
-            "BatchNorm eps 1e-3). The sigmoid output means REAL near 1. A floor, not a verdict engine: "
+            "BatchNorm eps 1e-3, LeakyReLU 0.1 after Dense(16) as in the authors' classifiers.py). The sigmoid output means REAL near 1. A floor, not a verdict engine: "
             "it misses FaceSwap and Face2Face on FaceForensics++."
         ),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

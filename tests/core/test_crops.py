@@ -6,8 +6,10 @@ import math
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
-from dfdesk.core.crops import MOUTH_CROP, CropSpec, align_face, face_crop, mouth_crop, mouth_frame
+from dfdesk.core.crops import (MOUTH_CROP, CropSpec, align_face, face_crop, inside_region, mouth_crop, mouth_frame,
+                               resize_square)
 from dfdesk.core.types import FaceDetection
 from dfdesk.detectors.base import InputSpec
 
@@ -87,3 +89,20 @@ def test_crop_spec_from_detector_input() -> None:
     assert mouth.kind == "mouth" and mouth.size == 88 and mouth.colour == "gray"
     with pytest.raises(ValueError):
         CropSpec(kind="ear")
+
+
+def test_inside_region_keeps_only_the_pixels_inside_the_frame() -> None:
+    image = np.arange(10 * 8 * 3, dtype=np.uint8).reshape(10, 8, 3)
+    region = inside_region(image, (-3, 2, 5, 14))
+    assert region.shape == (8, 5, 3)  # rows 2..9, columns 0..4: no padding, not square
+    np.testing.assert_array_equal(region, image[2:10, 0:5])
+
+
+def test_bicubic_resize_is_pillows_default_filter() -> None:
+    rng = np.random.default_rng(1)
+    region = rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)
+    out = resize_square(region, 256, "bicubic")
+    np.testing.assert_array_equal(out, np.asarray(Image.fromarray(region).resize((256, 256))))
+    assert not np.array_equal(out, resize_square(region, 256))  # differs from the default INTER_AREA
+    with pytest.raises(ValueError, match="unknown resize method"):
+        resize_square(region, 256, "nearest")

@@ -102,8 +102,7 @@ def numpy_mesonet(path: Path, image: np.ndarray) -> float:
     x = np_pool(np_bn(np_conv(x, convs[-2]), bns[-2]), 2)
     x = np_pool(np_bn(np_conv(x, convs[-1]), bns[-1]), 4)
     hidden = x.reshape(-1) @ dense[0]["kernel"] + dense[0]["bias"]
-    if any(n.startswith("leaky_re_lu") for n in names):
-        hidden = np.where(hidden > 0, hidden, 0.1 * hidden)
+    hidden = np.where(hidden > 0, hidden, 0.1 * hidden)  # LeakyReLU(0.1), as in the authors' classifiers.py
     logit = hidden @ dense[1]["kernel"] + dense[1]["bias"]
     return float(1 / (1 + np.exp(-logit[0])))
 
