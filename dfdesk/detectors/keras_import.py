@@ -138,7 +138,8 @@ def _card(spec: PublishedWeights, options: dict, sha: str) -> ModelCard:
         description=(
             f"{PAPER}. Converted from the Keras 2.1.5 HDF5 file {spec.file} by dfdesk.detectors.keras_import "
             "(h5py; Conv2D kernels HWIO->OIHW, Dense kernels transposed, Keras channels-last flatten kept, "
-            "BatchNorm eps 1e-3, LeakyReLU 0.1 after Dense(16) as in the authors' classifiers.py). The sigmoid output means REAL near 1. A floor, not a verdict engine: "
+            "BatchNorm eps 1e-3, LeakyReLU 0.1 after Dense(16) as in the authors' classifiers.py). "
+            "The sigmoid output means REAL near 1. A floor, not a verdict engine: "
             "it misses FaceSwap and Face2Face on FaceForensics++."
         ),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

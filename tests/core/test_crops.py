@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dfdesk.core.crops import (MOUTH_CROP, CropSpec, align_face, face_crop, inside_region, mouth_crop, mouth_frame,
-                               resize_square)
+from dfdesk.core.crops import (
+    MOUTH_CROP,
+    CropSpec,
+    align_face,
+    face_crop,
+    inside_region,
+    mouth_crop,
+    mouth_frame,
+    resize_square,
+)
 from dfdesk.core.types import FaceDetection
 from dfdesk.detectors.base import InputSpec
 
