@@ -8,7 +8,9 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from sqlalchemy import select
 
+from dfdesk.gui.main_window import MainWindow
 from dfdesk.gui.views.analysis_view import AnalysisPage
+from dfdesk.gui.views.gallery import GalleryView, strip_geometry
 from dfdesk.store.tables import AuditEvent, Note
 from tests.fixtures.analyses import make_saved_analysis
 from tests.gui.conftest import messages
@@ -120,6 +122,38 @@ def test_the_gallery_shows_suspicious_faces_with_heat_maps_and_seeks(qtbot, page
     assert cards[0].image.pixmap().toImage() == without
     qtbot.mouseClick(cards[3], Qt.MouseButton.LeftButton)
     shown(qtbot, page, cards[3].item.frame_index)
+
+
+def fully_shown(gallery: GalleryView) -> int:
+    """How many cards are on screen whole, not clipped by the gallery's scroll area."""
+    return sum(card.visibleRegion().boundingRect() == card.rect() for card in gallery.cards)
+
+
+@pytest.mark.parametrize(("size", "cards", "side"), [((1366, 768), 3, 120), ((1920, 1080), 6, 110)])
+def test_the_gallery_shows_a_row_of_large_faces_in_a_laptop_sized_window(qtbot, db, jobs, settings, clip_dir,
+                                                                         size, cards, side):
+    window = MainWindow(db, settings, jobs)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    page = window.open_analysis(make_saved_analysis(db, clip_dir / "face.mp4"))
+    qtbot.waitUntil(lambda: page.crop_job.state == "done", timeout=10_000)
+    gallery = page.gallery
+    assert len(gallery.cards) == 8
+    assert fully_shown(gallery) >= cards and gallery.cards[0].image.width() >= side
+    assert gallery.cards[0].image.pixmap().width() >= side  # drawn at the new size, not scaled up
+    gallery.scroll.horizontalScrollBar().setValue(gallery.scroll.horizontalScrollBar().maximum())
+    qtbot.waitUntil(lambda: gallery.cards[-1].visibleRegion().boundingRect() == gallery.cards[-1].rect())
+    page.shutdown()
+
+
+def test_thumbnails_grow_with_the_height_and_wrap_into_rows_when_it_holds_them():
+    extra = (16, 50)
+    assert strip_geometry(470, 180, extra, 8) == (1, 130)  # one row, held to three side by side
+    assert strip_geometry(470, 120, extra, 8) == (1, 96)  # never smaller than legible
+    assert strip_geometry(900, 200, extra, 8) == (1, 150)  # wide: as tall as the row allows
+    assert strip_geometry(470, 330, extra, 8) == (2, 115)  # tall: a second row instead of huge faces
+    assert strip_geometry(470, 330, extra, 1) == (1, 256)  # one face alone: capped
 
 
 def test_the_verdict_panel_shows_the_fused_verdict_and_never_scores_untrained_detectors(page: AnalysisPage):

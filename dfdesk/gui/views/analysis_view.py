@@ -22,6 +22,9 @@ from dfdesk.services.results import AnalysisView, load_analysis
 from dfdesk.store.database import Database
 
 SECOND_STEP = 10  # frames jumped with Shift+arrow when the frame rate is unknown
+# Default splitter shares, as weights: QSplitter shrinks sizes larger than the page in proportion to them.
+MAIN_SHARES = [6000, 4000]  # player and timeline | verdict and gallery (never narrower than their minimum)
+RIGHT_SHARES = [5500, 4500]  # verdict panel over the face gallery: a row of faces shows even at 1366x768
 
 
 class AnalysisPage(QWidget):
@@ -64,13 +67,11 @@ class AnalysisPage(QWidget):
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.addWidget(_scrolling(self.verdict))
         self.right.addWidget(self.gallery)
-        self.right.setStretchFactor(0, 3)
-        self.right.setStretchFactor(1, 2)
+        self.right.setSizes(RIGHT_SHARES)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.left)
         self.splitter.addWidget(self.right)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes(MAIN_SHARES)
         for key, splitter in self._splitters().items():
             if (state := self.settings.layout(key)) is not None:
                 splitter.restoreState(state)
@@ -79,7 +80,8 @@ class AnalysisPage(QWidget):
         layout.addWidget(self.splitter)
 
     def _splitters(self) -> dict[str, QSplitter]:
-        return {"analysis/main": self.splitter, "analysis/left": self.left, "analysis/right": self.right}
+        # "-v2": layouts saved before the gallery strip gave it too little room; they are not restored
+        return {"analysis/main-v2": self.splitter, "analysis/left": self.left, "analysis/right-v2": self.right}
 
     def save_layout(self) -> None:
         for key, splitter in self._splitters().items():

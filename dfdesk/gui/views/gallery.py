@@ -1,6 +1,11 @@
-"""Face gallery: the most suspicious frames, with heat-map overlays (opacity slider, toggle per detector)."""
+"""Face gallery: the most suspicious frames, with heat-map overlays (opacity slider, toggle per detector).
+
+The cards run as a horizontal strip (scrolling sideways): as many rows as the height holds, thumbnails as large as
+the rows allow but small enough that ``VISIBLE`` of them stand side by side.
+"""
 from __future__ import annotations
 
+from math import ceil
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -13,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
     QSlider,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -20,8 +26,18 @@ from PySide6.QtWidgets import (
 from dfdesk.gui.presenters import GalleryItem, percent
 from dfdesk.gui.widgets.images import rgb_to_pixmap
 
-THUMB = 132
-COLUMNS = 2
+MIN_THUMB, MAX_THUMB = 96, 256
+VISIBLE = 3  # thumbnails side by side before they grow with the height
+
+
+def strip_geometry(width: int, height: int, extra: tuple[int, int], count: int) -> tuple[int, int]:
+    """(rows, thumbnail side) for ``count`` cards in a ``width`` x ``height`` strip; ``extra`` is what a card
+    adds around its thumbnail (caption, margins, spacing)."""
+    extra_w, extra_h = extra
+    rows = max(1, min(count, height // (MIN_THUMB + extra_h)))
+    by_height = height // rows - extra_h
+    by_width = width // max(1, min(VISIBLE, ceil(count / rows))) - extra_w
+    return rows, max(MIN_THUMB, min(MAX_THUMB, by_height, by_width))
 
 
 def compose(face: QPixmap | None, overlays: list[QImage], opacity: float, side: int) -> QPixmap:
@@ -57,7 +73,7 @@ class GalleryCard(QFrame):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip(f"Frame {item.frame_index}, track {item.track_index}: click to show it in the player")
         self.image = QLabel()
-        self.image.setFixedSize(THUMB, THUMB)
+        self.image.setFixedSize(MIN_THUMB, MIN_THUMB)
         self.caption = QLabel(f"frame {item.frame_index} · {item.time_s:.2f} s\n"
                               f"P(fake) {percent(item.fake_probability)}")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -70,9 +86,15 @@ class GalleryCard(QFrame):
         if event.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit(self.item.frame_index)
 
+    def extra(self) -> tuple[int, int]:
+        """What the card adds around its thumbnail, in width and height."""
+        margins = self.layout().contentsMargins()
+        frame = 2 * self.frameWidth()
+        return margins.left() + margins.right() + frame, self.sizeHint().height() - self.image.height()
+
     def render(self, overlays: list[QImage], opacity: float) -> None:
         ratio = self.devicePixelRatioF()
-        pixmap = compose(self.face, overlays, opacity, round(THUMB * ratio))
+        pixmap = compose(self.face, overlays, opacity, round(self.image.width() * ratio))
         pixmap.setDevicePixelRatio(ratio)
         self.image.setPixmap(pixmap)
 
@@ -93,39 +115,61 @@ class GalleryView(QWidget):
         self.toggle_row = QHBoxLayout()
         self.empty = QLabel("No face frames to show.")
         self.grid = QGridLayout()
+        self.scroll = _Strip(self._arrange)
+        self.rows, self.side = 1, MIN_THUMB
         self._build()
 
     def _build(self) -> None:
         controls = QHBoxLayout()
+        controls.addWidget(QLabel("<b>Most suspicious frames</b>"))
+        controls.addSpacing(12)
         controls.addWidget(QLabel("Heat map"))
         controls.addWidget(self.opacity, 1)
         holder = QWidget()
         outer = QVBoxLayout(holder)
-        outer.addLayout(self.grid)
+        outer.setContentsMargins(0, 0, 0, 0)
+        strip = QHBoxLayout()
+        strip.addLayout(self.grid)
+        strip.addStretch(1)
+        outer.addLayout(strip)
         outer.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(holder)
+        self.scroll.setWidget(holder)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        title = QLabel("<b>Most suspicious frames</b>")
-        layout.addWidget(title)
         layout.addLayout(controls)
         layout.addLayout(self.toggle_row)
         layout.addWidget(self.empty)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.scroll, 1)
 
     def show_items(self, items: list[GalleryItem], detectors: list[str]) -> None:
         for card in self.cards:
+            self.grid.removeWidget(card)
             card.deleteLater()
         self.cards = []
         self._set_toggles(detectors)
         self.empty.setVisible(not items)
-        for position, item in enumerate(items):
+        for item in items:
             card = GalleryCard(item)
             card.clicked.connect(self.seek_requested)
-            self.grid.addWidget(card, position // COLUMNS, position % COLUMNS)
             self.cards.append(card)
+        self._arrange(force=True)
+
+    def _arrange(self, force: bool = False) -> None:
+        """Lay the cards out for the strip's present size, in reading order."""
+        if not self.cards:
+            return
+        spacing = self.grid.spacing()
+        extra_w, extra_h = self.cards[0].extra()
+        width, height = self.scroll.room()
+        rows, side = strip_geometry(width, height, (extra_w + spacing, extra_h + spacing), len(self.cards))
+        if (rows, side) == (self.rows, self.side) and not force:
+            return
+        self.rows, self.side = rows, side
+        columns = ceil(len(self.cards) / rows)
+        for position, card in enumerate(self.cards):
+            card.image.setFixedSize(side, side)
+            self.grid.removeWidget(card)
+            self.grid.addWidget(card, position // columns, position % columns)
         self.refresh()
 
     def _set_toggles(self, detectors: list[str]) -> None:
@@ -162,3 +206,22 @@ class GalleryView(QWidget):
         if path not in self._heatmaps:
             self._heatmaps[path] = QImage(path) if Path(path).is_file() else QImage()
         return self._heatmaps[path]
+
+
+class _Strip(QScrollArea):
+    """The scroll area of the cards; calls ``on_resize`` when its size changes."""
+
+    def __init__(self, on_resize):
+        super().__init__()
+        self.on_resize = on_resize
+        self.setWidgetResizable(True)
+
+    def room(self) -> tuple[int, int]:
+        """Width and height the cards may fill: inside the frame, above the horizontal scroll bar."""
+        frame = 2 * self.frameWidth()
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        return self.width() - frame, self.height() - frame - bar
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.on_resize()
