@@ -74,7 +74,7 @@ def padded_region(image: np.ndarray, box: tuple[int, int, int, int], pad: str = 
     """``image[y1:y2, x1:x2]`` where parts outside the image are zeros (``pad="zero"``) or edge pixels."""
     x1, y1, x2, y2 = box
     height, width = image.shape[:2]
-    inside = image[max(y1, 0) : max(min(y2, height), 0), max(x1, 0) : max(min(x2, width), 0)]
+    inside = inside_region(image, box)
     borders = (max(-y1, 0), max(y2 - height, 0), max(-x1, 0), max(x2 - width, 0))
     if not any(borders):
         return inside
