@@ -35,11 +35,16 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame, upright, RGB uint8 (H, W, 3)."""
+    """One decoded frame, upright, RGB uint8 (H, W, 3).
+
+    ``pts`` is the presentation timestamp the decoder gave these pixels (in the stream's time base; None for a
+    still from a frame folder): with ``index`` it records where printed evidence pixels came from.
+    """
 
     index: int
     time_s: float
     image: np.ndarray = field(repr=False, compare=False)
+    pts: int | None = None
 
 
 @dataclass(frozen=True)

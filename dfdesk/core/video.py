@@ -7,6 +7,12 @@ by other frames (``skip_frame`` NONREF, decided packet by packet, for the decode
 it packet by packet: H.264, HEVC, MPEG-1/2/4 part 2); dense requests simply decode
 forward.  Problems met while decoding (corrupt or truncated files) end iteration and are
 recorded in ``warnings``.
+
+Before its first seek a reader *primes* the decoder with the stream's first packet: some streams say
+things only at their start that change how every later frame is reconstructed (x264 writes its build number
+in an SEI message of the first access unit, and FFmpeg turns on the work-arounds for old builds' 4:4:4 bugs
+only after reading it).  A decoder that meets a later keyframe first reconstructs other pixels without any
+error; FFmpeg keeps what it learned across the flush of a seek, so one priming per reader is enough.
 """
 from __future__ import annotations
 
@@ -108,12 +114,25 @@ class VideoReader:
             self._stream.codec_context.thread_count = threads
             self.table = read_packet_table(self._container, self._stream)
             self.warnings += integrity_warnings(self.table, info)
+            self._prime_decoder()
         except (av.error.FFmpegError, IndexError, OSError) as exc:
             self.close()
             raise VideoError(f"{self.path}: cannot be opened for decoding ({exc})") from None
         except VideoError as exc:
             self.close()
             raise VideoError(f"{self.path}: {exc}") from None
+
+    def _prime_decoder(self) -> None:
+        """Feed the stream's first packet to the decoder and drop its output (see the module docstring)."""
+        self._container.seek(0)
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size:
+                    packet.decode()
+                    break
+        except av.error.FFmpegError:
+            pass  # a damaged first packet teaches nothing; the reader reports damage where frames are wanted
+        self._stream.codec_context.flush_buffers()
 
     @property
     def frame_count(self) -> int:
@@ -240,7 +259,8 @@ class VideoReader:
         return None, position
 
     def _to_frame(self, frame: av.VideoFrame, index: int) -> Frame:
-        return Frame(index=index, time_s=self.table.time_s(frame.pts), image=upright_rgb(frame, self.info.rotation))
+        return Frame(index=index, time_s=self.table.time_s(frame.pts), image=upright_rgb(frame, self.info.rotation),
+                     pts=frame.pts)
 
 
 def _droppable(packet: av.Packet, keep: frozenset[int] | None) -> bool:

@@ -15,6 +15,7 @@ import numpy as np
 from dfdesk.core.probe import VideoError
 from dfdesk.core.types import Frame, VideoInfo
 from dfdesk.core.video import VideoReader
+from dfdesk.services.key_frames import KeyFrameMismatch, ScoredCrops, Wanted, decode_key_frames
 from dfdesk.services.results import EvidenceView
 
 FORWARD_LIMIT = 48
@@ -87,21 +88,28 @@ def crop_box(image: np.ndarray, box, margin: float = 0.15) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FaceCrop:
-    """A face crop decoded for the gallery, yielded by :func:`face_crops`."""
+    """A face crop decoded for the gallery, yielded by :func:`face_crops`, with where its pixels came from."""
 
     track_index: int
     frame_index: int
-    image: np.ndarray
+    image: np.ndarray | None  # None when the decoded pixels differ from what the analysis scored
+    pts: int | None = None
+    check: str = ""  # how the pixels were checked against the analysis, or why they are not shown
 
 
-def face_crops(info: VideoInfo, wanted: Sequence[tuple[int, int, tuple | None]], is_cancelled) -> Iterator[FaceCrop]:
-    """Decode (track, frame, box) crops in one sparse pass; meant to run in a worker."""
-    by_frame: dict[int, list[tuple[int, tuple | None]]] = {}
-    for track, frame, box in wanted:
-        by_frame.setdefault(frame, []).append((track, box))
-    with VideoReader(info.path, info, threads=1) as reader:
-        for frame in reader.frames(sorted(by_frame)):
-            if is_cancelled():
-                return
-            for track, box in by_frame[frame.index]:
-                yield FaceCrop(track, frame.index, crop_box(frame.image, box))
+def face_crops(info: VideoInfo, wanted: Sequence[tuple[int, int, tuple | None, str]], scored: ScoredCrops | None,
+               is_cancelled) -> Iterator[FaceCrop]:
+    """Decode (track, frame, box, detector) crops in one sparse pass, checked against the crops the analysis scored
+    (the crop cache; no sequential fallback, which could take minutes); meant to run in a worker."""
+    targets = [Wanted(frame, box, detector) for _, frame, box, detector in wanted if box is not None]
+    try:
+        sources = decode_key_frames(info, targets, scored, sequential_limit=0)
+    except KeyFrameMismatch as exc:
+        yield from (FaceCrop(track, frame, None, None, str(exc)) for track, frame, _, _ in wanted)
+        return
+    for track, frame, box, _ in wanted:
+        if is_cancelled():
+            return
+        if frame in sources:
+            source = sources[frame]
+            yield FaceCrop(track, frame, crop_box(source.frame.image, box), source.frame.pts, source.check)

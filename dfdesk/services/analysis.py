@@ -206,7 +206,8 @@ def _analysis_row(session, evidence_id, request, actor, selection, plans, device
 
 def _model_record(card: ModelCard) -> dict:
     return {"name": card.name, "version": card.version, "architecture": card.architecture,
-            "weights_sha256": card.weights_sha256, "threshold": card.threshold,
+            "crop": CropSpec.from_input(card.input).to_dict(), "weights_sha256": card.weights_sha256,
+            "threshold": card.threshold,
             "calibration": asdict(card.calibration), "training_data": card.training_data,
             "licence": card.licence, "metrics": card.metrics}
 

@@ -27,9 +27,9 @@ from dfdesk import __version__
 from dfdesk.core.outcome import DetectorRun, Heatmap
 from dfdesk.core.probe import VideoError, sha256_file
 from dfdesk.core.types import VideoInfo
-from dfdesk.core.video import VideoReader
 from dfdesk.services import audit
 from dfdesk.services.ingest import verify_evidence
+from dfdesk.services.key_frames import KeyFrameMismatch, KeyFrameSource, ScoredCrops, Wanted, decode_key_frames
 from dfdesk.services.report_layout import (
     NOT_RECORDED,
     AuditLine,
@@ -204,15 +204,27 @@ def metrics_text(metrics: dict) -> str:
 # --- key frames ----------------------------------------------------------------------------------
 
 def key_frames(analysis: AnalysisView, check: HashCheck) -> tuple[KeyFrame, ...]:
-    """The highest-scoring heat-map frames (in time order) with the face cut from the evidence beside each."""
+    """The highest-scoring heat-map frames (in time order) with the face cut from the evidence beside each.
+
+    Each face crop is cut from pixels checked against what the analysis scored (services/key_frames.py); a
+    frame that decodes to other pixels stops the export with :class:`ReportError`.
+    """
     chosen = sorted(analysis.heatmaps, key=lambda h: -h.fake_probability)[:MAX_KEY_FRAMES]
     chosen.sort(key=lambda h: (h.frame_index, h.track_index, h.detector))
-    crops, remark = _face_crops(analysis, chosen, check)
+    crops, sources, remark = _face_crops(analysis, chosen, check)
     fps = analysis.evidence.fps or 1.0
-    return tuple(KeyFrame(h.detector, h.track_index, h.frame_index, h.frame_index / fps, h.fake_probability,
-                          crop_png=crops.get((h.track_index, h.frame_index)), heatmap_png=_heatmap_png(h),
-                          remark=remark)
+    return tuple(KeyFrame(h.detector, h.track_index, h.frame_index, _time_s(sources.get(h.frame_index), h, fps),
+                          h.fake_probability, crop_png=crops.get((h.track_index, h.frame_index)),
+                          heatmap_png=_heatmap_png(h), remark=remark, **_provenance(sources.get(h.frame_index)))
                  for h in chosen)
+
+
+def _time_s(source: KeyFrameSource | None, heatmap: Heatmap, fps: float) -> float:
+    return source.frame.time_s if source is not None else heatmap.frame_index / fps
+
+
+def _provenance(source: KeyFrameSource | None) -> dict:
+    return {"pts": source.frame.pts, "pixel_check": source.check} if source is not None else {}
 
 
 def _heatmap_png(heatmap: Heatmap) -> bytes | None:
@@ -228,21 +240,26 @@ def _heatmap_png(heatmap: Heatmap) -> bytes | None:
 
 
 def _face_crops(analysis: AnalysisView, chosen: list[Heatmap], check: HashCheck):
-    """PNG face crops keyed by (track, frame), and a remark when they cannot be shown."""
+    """(PNG face crops keyed by (track, frame), decoded key frames by index, a remark when crops cannot be shown)."""
     if not chosen:
-        return {}, ""
+        return {}, {}, ""
     if not check.ok:
-        return {}, "face crop withheld: the evidence file no longer matches its intake hash"
+        return {}, {}, "face crop withheld: the evidence file no longer matches its intake hash"
     boxes = {t.track_index: t.boxes for t in analysis.tracks}
-    wanted = {(h.track_index, h.frame_index): boxes.get(h.track_index, {}).get(h.frame_index) for h in chosen}
+    wanted = [Wanted(h.frame_index, box, h.detector) for h in chosen
+              if (box := boxes.get(h.track_index, {}).get(h.frame_index)) is not None]
+    scored = ScoredCrops.of_analysis(analysis.evidence.sha256, analysis.settings, analysis.models)
     try:
-        with VideoReader(analysis.evidence.path, _video_info(analysis.evidence)) as reader:
-            images = {frame.index: frame.image for frame in reader.frames(sorted({f for _, f in wanted}))}
+        sources = decode_key_frames(_video_info(analysis.evidence), wanted, scored)
+    except KeyFrameMismatch as exc:
+        raise ReportError(f"{exc}: the evidence decodes differently from when it was analysed") from None
     except VideoError as exc:
         log.warning("face crops unavailable: %s", exc)
-        return {}, "face crop unavailable: the evidence could not be decoded"
-    return {key: _crop_png(images[key[1]], box) for key, box in wanted.items()
-            if box is not None and key[1] in images}, ""
+        return {}, {}, "face crop unavailable: the evidence could not be decoded"
+    crops = {(h.track_index, h.frame_index): _crop_png(sources[h.frame_index].frame.image, box)
+             for h in chosen if (box := boxes.get(h.track_index, {}).get(h.frame_index)) is not None
+             and h.frame_index in sources}
+    return crops, sources, ""
 
 
 def _video_info(e: EvidenceView) -> VideoInfo:

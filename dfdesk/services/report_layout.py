@@ -80,6 +80,8 @@ class KeyFrame:
     crop_png: bytes | None
     heatmap_png: bytes | None
     remark: str = ""
+    pts: int | None = None  # presentation timestamp of the decoded pixels the crop was cut from
+    pixel_check: str = ""  # how those pixels were checked against what the analysis scored
 
 
 @dataclass(frozen=True)
@@ -467,6 +469,10 @@ def key_frame_block(content: ReportContent) -> list:
 def key_frame_caption(frame: KeyFrame) -> Paragraph:
     lines = [f"frame {frame.frame_index} at {frame.time_s:.2f} s", f"face track {frame.track_index}",
              f"model {frame.detector}", f"P(fake) {frame.fake_probability:.2f}"]
+    if frame.pts is not None:
+        lines.append(f"decoded pts {frame.pts}")
+    if frame.pixel_check:
+        lines.append(frame.pixel_check)
     if frame.remark:
         lines.append(frame.remark)
     return markup("<br/>".join(plain(line) for line in lines), "small")

@@ -199,3 +199,17 @@ def test_a_missing_evidence_file_is_said_in_the_player(qtbot, db, jobs, settings
     assert "cannot be shown" in widget.player.canvas.message
     assert not widget.player.play_button.isEnabled()
     assert widget.verdict.headline.text() == "Likely manipulated"  # the results still read
+
+
+def test_gallery_faces_say_where_their_pixels_came_from(page: AnalysisPage):
+    card = page.gallery.cards[0]
+    assert f"Frame {card.item.frame_index} (decoded pts " in card.toolTip()
+    assert "not checked: the crops the analysis scored are no longer cached" in card.toolTip()  # a saved analysis
+
+
+def test_a_gallery_face_whose_pixels_differ_from_the_analysis_is_not_shown(page: AnalysisPage):
+    card = page.gallery.cards[1]
+    card.face = None
+    page.gallery.set_face(card.item.track_index, card.item.frame_index, None, None,
+                          "frame 4 decoded to other pixels than the face crop the analysis scored")
+    assert card.face is None and "face not shown" in card.caption.text() and "other pixels" in card.caption.text()

@@ -17,6 +17,7 @@ from dfdesk.gui.views.gallery import GalleryView
 from dfdesk.gui.views.player import PlayerView
 from dfdesk.gui.views.timeline import TimelineView
 from dfdesk.gui.views.verdict_panel import VerdictPanel
+from dfdesk.services.key_frames import ScoredCrops
 from dfdesk.services.notes import NoteError, add_note
 from dfdesk.services.results import AnalysisView, load_analysis
 from dfdesk.store.database import Database
@@ -113,14 +114,16 @@ class AnalysisPage(QWidget):
     def _load_faces(self, items) -> None:
         if not items or self.player.source is None:
             return
-        info, wanted = video_info(self.view.evidence), [(i.track_index, i.frame_index, i.box) for i in items]
+        info = video_info(self.view.evidence)
+        wanted = [(i.track_index, i.frame_index, i.box, next(iter(i.heatmaps), "")) for i in items]
+        scored = ScoredCrops.of_analysis(self.view.evidence.sha256, self.view.settings, self.view.models)
         self.crop_job = self.jobs.submit(f"Face crops of {self.view.evidence.file_name}",
-                                         lambda ctx: face_crops(info, wanted, ctx.is_cancelled))
+                                         lambda ctx: face_crops(info, wanted, scored, ctx.is_cancelled))
         self.crop_job.event.connect(self._on_crop)
 
     def _on_crop(self, crop: object) -> None:
         if isinstance(crop, FaceCrop):
-            self.gallery.set_face(crop.track_index, crop.frame_index, crop.image)
+            self.gallery.set_face(crop.track_index, crop.frame_index, crop.image, crop.pts, crop.check)
 
     def _boxes(self, frame_index: int):
         return boxes_at(self.view, frame_index) if self.view else []

@@ -184,12 +184,22 @@ class GalleryView(QWidget):
             self.toggle_row.addWidget(box)
             self.toggles[name] = box
 
-    def set_face(self, track_index: int, frame_index: int, image) -> None:
-        """A decoded face crop arrived (from the worker): show it in its card."""
+    def set_face(self, track_index: int, frame_index: int, image, pts: int | None = None, check: str = "") -> None:
+        """A decoded face crop arrived (from the worker): show it in its card with where its pixels came from.
+
+        ``image`` None: the decoded pixels differ from what the analysis scored, and ``check`` says so instead.
+        """
         for card in self.cards:
-            if (card.item.track_index, card.item.frame_index) == (track_index, frame_index):
-                card.face = rgb_to_pixmap(image)
-                card.render(self._overlays(card.item), self.opacity.value() / 100)
+            if (card.item.track_index, card.item.frame_index) != (track_index, frame_index):
+                continue
+            if image is None:
+                card.caption.setText(f"frame {frame_index}: face not shown\n{check}")
+                card.caption.setWordWrap(True)
+                continue
+            card.face = rgb_to_pixmap(image)
+            card.setToolTip(f"Frame {frame_index} (decoded pts {pts}), track {track_index}: {check}. "
+                            "Click to show it in the player")
+            card.render(self._overlays(card.item), self.opacity.value() / 100)
 
     def enabled_detectors(self) -> list[str]:
         return [name for name, box in self.toggles.items() if box.isChecked()]
