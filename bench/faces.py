@@ -1,7 +1,11 @@
-"""Face pipeline figures: decode, detection and crop rates, the naive seed pipeline, memory on a long 1080p stream.
+"""Face pipeline figures: decode, detection and crop rates, the naive seed pipeline, memory on a long 1080p stream;
+with ``--hard``, how many sampled frames show the main face in hard footage.
 
-Run: ``.venv/bin/python bench/faces.py [--frames 12] [--long-s 600]`` (about 5 min).  Prints figures; asserts nothing.
-Reads the clips from ../shared/data (research-only material: read in place, never copied).
+Run: ``.venv/bin/python bench/faces.py [--frames 12] [--long-s 600]`` (about 5 min), or
+``.venv/bin/python bench/faces.py --hard [--only NAME]`` (every clip of ../shared/data/videos and three generated
+variants of each: about 40 min on 2 loaded cores).  Prints figures; asserts nothing.
+Reads the clips from ../shared/data (research-only material: read in place, never copied; the variants are written
+to a temporary folder and deleted).
 
 * dfdesk: sparse decode of N uniformly sampled frames (seek to keyframes), MTCNN batched on a copy
   downscaled to 640 px, a 224 face crop and an 88 mouth crop per face.
@@ -10,6 +14,10 @@ Reads the clips from ../shared/data (research-only material: read in place, neve
 * Both are timed warm: each detector has seen its input shapes once before (PyTorch's CPU kernels are
   prepared per shape on first use, which would otherwise count against whichever pipeline runs first).
 * memory: the pipeline over a generated long 1080p clip (every 25th frame), peak RSS sampled per batch.
+* hard footage (``--hard``): per clip and variant (as shipped; darkened to mean brightness
+  30; sensor noise; downscaled to 360p), the sampled frames with the main face: full-resolution MTCNN with its
+  default thresholds (the reference), dfdesk before (one threshold 0.9, no normalised detection copy, no top-up)
+  and now; and generated footage without a face, which must give none.
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import torch
 
 from dfdesk import paths
@@ -32,6 +41,8 @@ from dfdesk.core.pipeline import extract_faces
 from dfdesk.core.probe import probe_video
 from dfdesk.core.sampling import plan_sampling
 from dfdesk.core.steps import run_to_end
+from dfdesk.core.tracking import build_tracks, find_shot_starts, frame_signature, iou
+from dfdesk.core.types import FaceDetection, FaceTrack, FrameFaces
 from dfdesk.core.video import VideoReader
 
 CLIPS = {"640x480": "519.mp4", "1280x720": "634.mp4", "1920x1080": "750_743.mp4"}
@@ -153,12 +164,198 @@ def _drive(steps, samples: list[float]):
     return run_to_end(steps, lambda _event: samples.append(rss_mb()))
 
 
+# --- hard footage: dark, grainy, small faces -------------------------------------------------------------------------
+
+HARD_FRAMES = 16  # uniformly sampled frames per clip, as an analysis samples
+DARK_MEAN = 30.0  # mean brightness (0-255) of the darkened variant
+NOISE_SIGMA = 15.0  # sensor noise added to the grainy variant (Gaussian, per channel, 0-255 scale)
+SMALL_HEIGHT = 360  # height of the downscaled variant
+TURNED = 0.3  # 5-point yaw: nose off the eyes' midpoint by this share of the eye distance (about a 3/4 view)
+BEFORE = FaceSettings(device="cpu", continue_score=0.9, normalise_dark=False, top_up=False)  # one threshold, as before
+NOW = FaceSettings(device="cpu")
+
+
+def write_variants(path: Path, folder: Path) -> dict[str, Path]:
+    """The clip darkened to mean brightness DARK_MEAN, with sensor noise, and downscaled to SMALL_HEIGHT px high,
+    each re-encoded with x264 (CRF 23): one decode of the clip feeds the three encoders."""
+    import av
+
+    info = probe_video(path)
+    with VideoReader(path, info) as reader:
+        probe = list(reader.frames(plan_sampling(info.frame_count, "uniform", frames=HARD_FRAMES).indices))
+    gain = DARK_MEAN / max(1.0, float(np.mean([f.image.mean() for f in probe])))
+    rng = np.random.default_rng(0)
+    small = (max(2, round(info.width * SMALL_HEIGHT / info.height / 2) * 2), SMALL_HEIGHT)
+    changes = {"dark": lambda im: np.clip(im * gain, 0, 255),
+               "noise": lambda im: np.clip(im + rng.normal(0, NOISE_SIGMA, im.shape), 0, 255),
+               "360p": lambda im: cv2.resize(im, small, interpolation=cv2.INTER_AREA)}
+    outputs = {name: folder / f"{path.stem}_{name}.mp4" for name in changes}
+    containers = {name: av.open(str(out), "w") for name, out in outputs.items()}
+    streams = {}
+    try:
+        with VideoReader(path, info) as reader:
+            for frame in reader.frames(range(info.frame_count)):
+                for name, change in changes.items():
+                    image = np.ascontiguousarray(change(frame.image).astype(np.uint8))
+                    if name not in streams:
+                        streams[name] = _h264_stream(containers[name], image.shape, info.fps)
+                    for packet in streams[name].encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                        containers[name].mux(packet)
+        for name, stream in streams.items():
+            for packet in stream.encode():
+                containers[name].mux(packet)
+    finally:
+        for container in containers.values():
+            container.close()
+    return outputs
+
+
+def _h264_stream(container, shape, fps: float):
+    from fractions import Fraction
+
+    stream = container.add_stream("libx264", rate=Fraction(round(fps * 1000), 1000))
+    stream.height, stream.width = shape[:2]
+    stream.pix_fmt, stream.options = "yuv420p", {"crf": "23", "preset": "ultrafast"}
+    return stream
+
+
+def reference_main(path: Path, indices, mtcnn) -> tuple[FaceTrack | None, float]:
+    """The main track of full-resolution MTCNN with its default thresholds (every face it returns) on the frames,
+    tracked as dfdesk tracks (shot changes end tracks), and the frames' mean brightness."""
+    info = probe_video(path)
+    found, brightness, signatures = [], [], []
+    with VideoReader(path, info) as reader:
+        for frame in reader.frames(indices):
+            brightness.append(float(frame.image.mean()))
+            signatures.append((frame.index, frame_signature(frame.image)))
+            boxes, scores, points = mtcnn.detect(frame.image, landmarks=True)
+            faces = () if boxes is None else tuple(
+                FaceDetection(tuple(map(float, b)), float(s), tuple(map(tuple, p.astype(float))))
+                for b, s, p in zip(boxes, scores, points))
+            found.append(FrameFaces(frame.index, frame.time_s, faces))
+    tracks = build_tracks(found, shot_starts=set(find_shot_starts(signatures)))
+    return (tracks[0] if tracks else None), float(np.mean(brightness))
+
+
+def turned(detection: FaceDetection) -> bool:
+    """True for a face turned to about a 3/4 view or more (nose far off the eyes' midpoint)."""
+    (lx, ly), (rx, ry), (nx, _ny) = detection.landmarks[:3]
+    eyes = max(1.0, ((rx - lx) ** 2 + (ry - ly) ** 2) ** 0.5)
+    return abs(nx - (lx + rx) / 2) / eyes > TURNED
+
+
+def dfdesk_main(path: Path, indices, settings: FaceSettings) -> tuple[int, int, dict]:
+    """dfdesk's extraction of the frames: main face on the sampled frames themselves, with the top-up, and its
+    boxes by frame."""
+    result = run_to_end(extract_faces(path, probe_video(path), indices, settings, []))
+    main = result.main_track
+    boxes = {f: d.box for f, d in zip(main.frame_indices, main.detections) if f in set(indices)} if main else {}
+    return len(boxes), result.presence.main.with_face, boxes
+
+
+def hard_row(name: str, path: Path, mtcnn, frames: int) -> dict:
+    indices = plan_sampling(probe_video(path).frame_count, "uniform", frames=frames).indices
+    reference, brightness = reference_main(path, indices, mtcnn)
+    before, _, _ = dfdesk_main(path, indices, BEFORE)
+    own, topped, boxes = dfdesk_main(path, indices, NOW)
+    ref_boxes = dict(zip(reference.frame_indices, (d.box for d in reference.detections))) if reference else {}
+    return {"clip": name, "brightness": brightness, "sampled": len(indices),
+            "reference": len(reference.frame_indices) if reference else 0,
+            "turned": sum(turned(d) for d in reference.detections) if reference else 0,
+            "before": before, "own": own, "topped": topped,
+            "same": sum(iou(boxes[f], ref_boxes[f]) >= 0.3 for f in set(boxes) & set(ref_boxes))}
+
+
+def print_hard_row(row: dict) -> None:
+    ratio = row["topped"] / row["reference"] if row["reference"] else float("nan")
+    print(f"| {row['clip']} | {row['brightness']:.0f} | {row['sampled']} | {row['turned']} | {row['reference']} | "
+          f"{row['before']} | {row['own']} | {row['topped']} | {row['same']} | {ratio:.0%} |", flush=True)
+
+
+def faceless_clips(folder: Path) -> dict[str, Path]:
+    """Generated footage without a face: dark grainy skin-coloured ellipses; a darkened noisy test pattern."""
+    import av
+
+    rng = np.random.default_rng(1)
+    clips = {}
+    for name in ("ellipses", "pattern"):
+        path = folder / f"noface_{name}.mp4"
+        with av.open(str(path), "w") as container:
+            stream = _h264_stream(container, (720, 1280), 25.0)
+            for i in range(50):
+                image = _ellipses(i) if name == "ellipses" else _pattern(i)
+                image = np.clip(image + rng.normal(0, NOISE_SIGMA, image.shape), 0, 255).astype(np.uint8)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        clips[name] = path
+    return clips
+
+
+def _ellipses(i: int) -> np.ndarray:
+    image = np.zeros((720, 1280, 3)) + np.linspace(5, 45, 1280)[None, :, None]
+    for k in range(6):
+        cv2.ellipse(image, (120 + 200 * k + 4 * i, 250 + 120 * (k % 2)), (70, 95), 12 * k, 0, 360, (60, 42, 35), -1)
+    return image
+
+
+def _pattern(i: int) -> np.ndarray:
+    y, x = np.mgrid[0:720, 0:1280]
+    bands = (np.sin((x + 8 * i) / 40) + np.cos(y / 55)) * 20 + 30
+    return np.stack([bands, bands * 0.8, bands * 0.6], axis=-1)
+
+
+def hard_footage_table(data: Path | None, frames: int, only: str = "") -> None:
+    from facenet_pytorch import MTCNN
+
+    if data is None:
+        print("../shared/data is absent: hard-footage table skipped")
+        return
+    mtcnn = MTCNN(keep_all=True, device="cpu")  # facenet-pytorch's defaults: thresholds 0.6/0.7/0.7, min face 20
+    print("| clip | brightness | sampled | turned (3/4) | full-res MTCNN | dfdesk before | dfdesk now | now + top-up | "
+          "same face | now / reference |\n|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dfdesk-hard-") as folder:
+        for path in sorted((data / "videos").rglob("*.mp4")):
+            if only and only not in path.name:
+                continue
+            variants = {"": path, **write_variants(path, Path(folder))}
+            for variant, clip in variants.items():
+                name = f"{path.parent.name}/{path.stem}{' ' + variant if variant else ''}"
+                rows.append(hard_row(name, clip, mtcnn, frames))
+                print_hard_row(rows[-1])
+                if clip != path:
+                    clip.unlink()
+        summarise(rows)
+        for name, clip in faceless_clips(Path(folder)).items():
+            result = run_to_end(extract_faces(clip, probe_video(clip), range(0, 50, 2), NOW, []))
+            found = sum(len(f.faces) for f in result.all_frames)
+            print(f"generated, no face ({name}, 1280x720, 25 sampled frames): {found} faces, "
+                  f"{len(result.tracks)} tracks")
+
+
+def summarise(rows: list[dict]) -> None:
+    for variant in ("", " dark", " noise", " 360p"):
+        chosen = [r for r in rows if r["clip"].endswith(variant) and (variant or " " not in r["clip"])]
+        if chosen:
+            sums = {k: sum(r[k] for r in chosen) for k in ("sampled", "reference", "before", "own", "topped")}
+            print(f"{variant.strip() or 'as shipped'}: {len(chosen)} clips, reference {sums['reference']}, before "
+                  f"{sums['before']}, now {sums['own']}, with top-up {sums['topped']} of {sums['sampled']} sampled "
+                  f"frames: {sums['topped'] / max(1, sums['reference']):.1%} of the reference")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=12, help="uniformly sampled frames per clip")
     parser.add_argument("--long-s", type=int, default=600, help="length of the generated 1080p clip")
+    parser.add_argument("--hard", action="store_true", help="only the hard-footage table")
+    parser.add_argument("--only", default="", help="--hard: only clips whose name contains this")
     args = parser.parse_args()
     data = paths.shared_data_dir()
+    if args.hard:
+        hard_footage_table(data, args.frames if args.frames != 12 else HARD_FRAMES, args.only)
+        return
     torch.set_num_threads(torch.get_num_threads())
     devices = [torch.device("cpu")] + ([resolve_device("cuda")] if torch.cuda.is_available() else [])
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "

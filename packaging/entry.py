@@ -9,8 +9,12 @@ from dfdesk.__main__ import main
 
 
 def _bundled_modules() -> None:  # pragma: no cover - read by PyInstaller's analysis only
+    import ai_edge_litert.interpreter  # noqa: F401  LiteRT, imported lazily by dfdesk.core.landmarks.FaceLandmarker
+
     # dfdesk.cli.main imports the module of the sub-command being run by name (COMMANDS): every one of them.
     import dfdesk.cli.analyze_command  # noqa: F401
+    import dfdesk.cli.audit_command  # noqa: F401
+    import dfdesk.cli.batch_command  # noqa: F401
     import dfdesk.cli.case_commands  # noqa: F401
     import dfdesk.cli.main  # noqa: F401
     import dfdesk.cli.models_command  # noqa: F401

@@ -51,7 +51,7 @@ from trainer.clips import (
     extract_clips,
     load_split_records,
 )
-from trainer.config import ConfigError, TrainConfig, load_config, resolve_train_params
+from trainer.config import SBI, ConfigError, TrainConfig, load_config, resolve_train_params
 from trainer.datasets import DatasetError
 from trainer.evaluate import evaluate, predict, video_auc
 from trainer.install import InstallError, find_installed_card, install_trained, unique_name
@@ -68,14 +68,16 @@ from trainer.loop import (
     seed_everything,
 )
 from trainer.metrics import MetricError
+from trainer.sbi_faces import SbiDataError
 from trainer.splits import SplitError
 from trainer.stacking import stacking_events
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 EXPECTED_ERRORS = (ConfigError, DatasetError, SplitError, DataError, InstallError, CardError, WeightsError,
-                   MetricError)
+                   MetricError, SbiDataError)
 RUN_CONFIG = "config.json"
 IGNORED_ON_RESUME = ("max_steps", "install", "name", "stacking")
+IGNORED_SBI_ON_RESUME = ("checkpoint_minutes", "loader_threads")  # pace and threads: no effect on the updates
 
 
 # --- model --------------------------------------------------------------------------------------------------------
@@ -109,7 +111,21 @@ def build_model(config: TrainConfig) -> tuple[torch.nn.Module, ModelCard]:
                      input=input_with(cls.default_input(), detector.input), output_kind=cls.output_kind,
                      fake_index=cls.default_fake_index, sigmoid_means="fake", trained=False,
                      description=(cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "")
+    if detector.init == "imagenet":
+        initialise_from_imagenet(model, detector.architecture)
     return model.train(), card
+
+
+def initialise_from_imagenet(model: torch.nn.Module, architecture: str) -> dict:
+    """Set the backbone from the ImageNet weights the architecture knows how to read (a file of an installed
+    package: training only; the analysis loads a model card's weights)."""
+    load = getattr(model, "load_imagenet_backbone", None)
+    if load is None:
+        raise ConfigError(f"{architecture} has no ImageNet weights to start from ([detector] init)")
+    try:
+        return load()
+    except RuntimeError as exc:  # the package is missing, or its file does not fit
+        raise ConfigError(str(exc)) from None
 
 
 # --- data ---------------------------------------------------------------------------------------------------------
@@ -182,6 +198,11 @@ def split_samples(config: TrainConfig, clips: list[FaceClip], spec: InputSpec) -
 def train_events(config: TrainConfig, *, resume: bool = False,
                  cancel: Callable[[], bool] | None = None) -> Iterator[dict]:
     """The whole run as events; raises one of :data:`EXPECTED_ERRORS` on bad data or settings."""
+    if config.data.pseudo_fakes == SBI:
+        from trainer.sbi_train import sbi_train_events
+
+        yield from sbi_train_events(config, resume=resume, cancel=cancel)
+        return
     device = _device(config)
     dist = distributed_from_env(device)
     if dist.world > 1 and device.type == "cuda":
@@ -202,9 +223,9 @@ def train_events(config: TrainConfig, *, resume: bool = False,
     params = resolve_train_params(config.train, card.architecture)
     trainer = Trainer(model, card, data["train"], params, device=device, seed=config.seed, dist=dist)
     folder = Path(config.checkpoint_dir)
-    resumed = _resume(trainer, config, folder) if resume else None
+    resumed = resume_run(trainer, config, folder) if resume else None
     if dist.main:
-        _write_run_config(config, folder)
+        write_run_config(config, folder)
     yield _start_event(config, card, device, data, trainer, resumed, problems)
     yield from _epochs(trainer, data["val"], folder, cancel, dist)
     if cancel is not None and cancel():
@@ -337,17 +358,19 @@ def _comparable(config: TrainConfig) -> dict:
     for key in IGNORED_ON_RESUME:
         doc.pop(key, None)
         doc["train"].pop(key, None)
+    for key in IGNORED_SBI_ON_RESUME:
+        doc.get("sbi", {}).pop(key, None)
     return json.loads(json.dumps(doc))
 
 
-def _write_run_config(config: TrainConfig, folder: Path) -> None:
+def write_run_config(config: TrainConfig, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{RUN_CONFIG}.tmp"  # other ranks may be reading the previous one (--resume)
     temporary.write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
     os.replace(temporary, folder / RUN_CONFIG)
 
 
-def _resume(trainer: Trainer, config: TrainConfig, folder: Path) -> int:
+def resume_run(trainer: Trainer, config: TrainConfig, folder: Path) -> int:
     checkpoint = folder / CHECKPOINT_FILE
     if not checkpoint.is_file():
         raise ConfigError(f"nothing to resume: no checkpoint at {checkpoint}")
@@ -357,6 +380,8 @@ def _resume(trainer: Trainer, config: TrainConfig, folder: Path) -> int:
         for key in IGNORED_ON_RESUME:
             before.pop(key, None)
             before.get("train", {}).pop(key, None)
+        for key in IGNORED_SBI_ON_RESUME:
+            before.get("sbi", {}).pop(key, None)
         if before != _comparable(config):
             raise ConfigError(f"the checkpoint in {folder} was made with different settings; "
                               "use a new checkpoint_dir or the same configuration")
@@ -408,6 +433,11 @@ def run(args: argparse.Namespace, observe: Callable[[dict], None] | None = None)
 
 
 def dry_run_events(config: TrainConfig) -> Iterator[dict]:
+    if config.data.pseudo_fakes == SBI:
+        from trainer.sbi_train import sbi_dry_run_events
+
+        yield from sbi_dry_run_events(config)
+        return
     event, records = dataset_event(config)
     yield event
     check_classes(records, config.data.pseudo_fakes)

@@ -10,7 +10,7 @@ root = "/data/my-set"
 options = {}                         # passed to the adapter
 split_ratios = [0.8, 0.1, 0.1]       # for records without an official split
 split_by = "identity"                # identity | video
-pseudo_fakes = "none"                # none | self_blend | video_blend
+pseudo_fakes = "none"                # none | self_blend | video_blend | sbi (root: a folder with MANIFEST.csv)
 augment = false
 max_clips_per_video = 4
 [detector]
@@ -18,22 +18,27 @@ model = "meso4_df"                   # an installed model: fine-tune its weights
 # architecture = "sta_clip"          # ... or an architecture, randomly initialised
 # options = {variant = "tiny"}
 # input = {size = 64, frames_per_clip = 4}   # overrides of the input spec
+# init = "imagenet"                  # start the architecture's backbone from ImageNet weights (sbi_effnet_lite)
 [train]                              # missing values take the detector's paper defaults
 learning_rate = 1e-4
 [stacking]                           # only for `dfdesk train --stacking` (then [detector] is not needed)
 models = ["meso4_df", "meso4_f2f"]   # installed models; [] = every one with trained weights
 l2 = 1.0
+[sbi]                                # only with pseudo_fakes = "sbi" (see SbiConfig; trainer/configs/sbi_*.toml)
+faces_dir = "runs/sbi-faces"
 ```
 """
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-PSEUDO_FAKES = ("none", "self_blend", "video_blend")
+PSEUDO_FAKES = ("none", "self_blend", "video_blend")  # over any data set adapter (what the GUI wizard offers)
+SBI = "sbi"  # the paper's 68-landmark recipe over a MANIFEST.csv folder of real faces: its own run (trainer.sbi_train)
 DEVICES = ("auto", "cpu", "cuda")
 CALIBRATIONS = ("none", "temperature", "platt")
 THRESHOLD_METHODS = ("eer", "youden")
@@ -63,6 +68,7 @@ class DetectorConfig:
     architecture: str = ""  # or an architecture to train from random weights
     options: dict[str, Any] = field(default_factory=dict)
     input: dict[str, Any] = field(default_factory=dict)  # overrides of the InputSpec (size, frames_per_clip, ...)
+    init: str = ""  # "imagenet": start an architecture's backbone from its ImageNet weights (sbi_effnet_lite)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class TrainParams:
     grad_accumulation: int = 1
     amp: bool = True  # used only on CUDA
     freeze_backbone: bool = False
+    freeze_stages: int = 0  # architectures staged in trainer.loop.STAGES: freeze the stem and the stages after it
     early_stopping_patience: int = 5  # epochs without a better validation video AUC; 0 disables
     max_steps: int = 0  # stop after this many optimizer steps (0: no limit); for smoke runs
     scheduler: str = "cosine"  # cosine | constant
@@ -102,12 +109,27 @@ class StackingConfig:
 
 
 @dataclass(frozen=True)
+class SbiConfig:
+    """``pseudo_fakes = "sbi"``: real faces of a MANIFEST.csv folder ([data] root), 68 landmarks, self-blending."""
+
+    faces_dir: str = "sbi-faces"  # where the one-time extraction keeps crops and landmarks (resolved like paths)
+    frames_per_clip: int = 32  # faces taken from each clip, spread over it
+    photos: bool = True  # use the still photos as well (training people only)
+    val_fraction: float = 0.15  # share of the clips' people held out for validation
+    val_faces_per_file: int = 8  # validation faces per clip (spread over the extracted ones)
+    degrade: bool = True  # evidence-like degradations (H.264, JPEG, downscaling) on both classes
+    checkpoint_minutes: float = 5.0  # last.pt is also written this often within an epoch
+    loader_threads: int = 0  # threads that make a batch's samples; 0: one on a CPU, all cores but one with a GPU
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     data: DataConfig
     detector: DetectorConfig
     train: TrainParams = field(default_factory=TrainParams)
     eval: EvalConfig = field(default_factory=EvalConfig)
     stacking: StackingConfig = field(default_factory=StackingConfig)
+    sbi: SbiConfig = field(default_factory=SbiConfig)
     seed: int = 0
     device: str = "auto"
     checkpoint_dir: str = "dfdesk-training"
@@ -135,6 +157,9 @@ PAPER_DEFAULTS: dict[str, dict[str, Any]] = {
     "recce_freq": {"optimizer": "adam", "learning_rate": 2e-4, "weight_decay": 1e-5, "batch_size": 32, "epochs": 20},
     "effb5_att_convlstm": {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 8,
                            "epochs": 20},
+    # SBI (Shiohara & Yamasaki 2022): SGD lr 1e-3 (inside SAM, which dfdesk does not implement), batch 32, 100 epochs
+    "sbi_effnet_lite": {"optimizer": "sgd", "learning_rate": 1e-3, "weight_decay": 0.0, "batch_size": 32,
+                        "epochs": 100},
 }
 FALLBACK_DEFAULTS = {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 16, "epochs": 10}
 
@@ -162,14 +187,14 @@ def load_config(path: str | Path, *, stacking: bool = False) -> TrainConfig:
         doc = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path.name} is not a readable configuration file ({exc})") from None
-    return config_from_dict(doc, base_dir=path.parent, stacking=stacking)
+    return config_from_dict(doc, base_dir=path.absolute().parent, stacking=stacking)
 
 
 def config_from_dict(doc: dict[str, Any], base_dir: Path | None = None, *, stacking: bool = False) -> TrainConfig:
     if not isinstance(doc, dict):
         raise ConfigError("the configuration must be a table of settings")
     sections = {"data": DataConfig, "detector": DetectorConfig, "train": TrainParams, "eval": EvalConfig,
-                "stacking": StackingConfig}
+                "stacking": StackingConfig, "sbi": SbiConfig}
     top = _build(TrainConfig, {k: v for k, v in doc.items() if k not in sections}, "top level",
                  skip=set(sections))
     built = {name: _build(cls, _section(doc, name), name) for name, cls in sections.items()}
@@ -206,17 +231,19 @@ def _resolve_paths(config: TrainConfig, base_dir: Path | None) -> TrainConfig:
         return config
 
     def absolute(value: str) -> str:
-        return str(base_dir / value) if value and not Path(value).is_absolute() else value
+        return os.path.normpath(base_dir / value) if value and not Path(value).is_absolute() else value
 
     return replace(config, checkpoint_dir=absolute(config.checkpoint_dir), cache_dir=absolute(config.cache_dir),
-                   data=replace(config.data, root=absolute(config.data.root)))
+                   data=replace(config.data, root=absolute(config.data.root)),
+                   sbi=replace(config.sbi, faces_dir=absolute(config.sbi.faces_dir)))
 
 
 def validate(config: TrainConfig, *, stacking: bool = False) -> None:
     """Raise :class:`ConfigError` naming the first setting that cannot work (``stacking``: no [detector] needed)."""
     data, detector, params = config.data, config.detector, config.train
     _require(bool(data.root), "[data] root is required: the data set folder or list file")
-    _require(data.pseudo_fakes in PSEUDO_FAKES, f"[data] pseudo_fakes must be one of {', '.join(PSEUDO_FAKES)}")
+    _require(data.pseudo_fakes in (*PSEUDO_FAKES, SBI),
+             f"[data] pseudo_fakes must be one of {', '.join((*PSEUDO_FAKES, SBI))}")
     _require(data.split_by in ("identity", "video"), "[data] split_by must be identity or video")
     _require(len(data.split_ratios) == 3 and all(_number(r) and r >= 0 for r in data.split_ratios),
              "[data] split_ratios must be three non-negative numbers (train, val, test)")
@@ -230,6 +257,23 @@ def validate(config: TrainConfig, *, stacking: bool = False) -> None:
     _require(isinstance(config.eval.bootstrap, int) and config.eval.bootstrap >= 1, "[eval] bootstrap must be >= 1")
     _check_train_params(params)
     _check_stacking(config.stacking)
+    _check_sbi(config)
+
+
+def _check_sbi(config: TrainConfig) -> None:
+    sbi, detector = config.sbi, config.detector
+    _require(detector.init in ("", "imagenet"), "[detector] init must be \"imagenet\" or left out")
+    _require(isinstance(sbi.frames_per_clip, int) and sbi.frames_per_clip >= 1, "[sbi] frames_per_clip must be >= 1")
+    _require(isinstance(sbi.val_faces_per_file, int) and sbi.val_faces_per_file >= 1,
+             "[sbi] val_faces_per_file must be >= 1")
+    _require(_number(sbi.val_fraction) and 0 < sbi.val_fraction < 1, "[sbi] val_fraction must lie between 0 and 1")
+    _require(_number(sbi.checkpoint_minutes) and sbi.checkpoint_minutes > 0, "[sbi] checkpoint_minutes must be > 0")
+    _require(isinstance(sbi.loader_threads, int) and sbi.loader_threads >= 0, "[sbi] loader_threads must be >= 0")
+    if config.data.pseudo_fakes == SBI:
+        _require(bool(detector.architecture), "pseudo_fakes = \"sbi\" trains an architecture ([detector] architecture)")
+        batch = config.train.batch_size
+        _require(batch is None or batch % 2 == 0, "[train] batch_size must be even with pseudo_fakes = \"sbi\" "
+                 "(each real face and its pseudo-fake share a batch)")
 
 
 def _check_stacking(stacking: StackingConfig) -> None:
@@ -251,6 +295,7 @@ def _check_train_params(params: TrainParams) -> None:
     _require(params.optimizer in (None, "adam", "adamw", "sgd"), "[train] optimizer must be adam, adamw or sgd")
     _require(params.scheduler in ("cosine", "constant"), "[train] scheduler must be cosine or constant")
     _require(isinstance(params.max_steps, int) and params.max_steps >= 0, "[train] max_steps must be >= 0")
+    _require(isinstance(params.freeze_stages, int) and params.freeze_stages >= 0, "[train] freeze_stages must be >= 0")
     _require(isinstance(params.early_stopping_patience, int) and params.early_stopping_patience >= 0,
              "[train] early_stopping_patience must be >= 0")
 

@@ -52,8 +52,16 @@ BACKBONES: dict[str, tuple[str, ...]] = {
     "lipforensics_ta": ("frontend.", "trunk."),
     # StA: the CLIP ViT stays frozen; adapters, temporal embedding, final norm and head train (as in the paper)
     "sta_clip": ("patch_embed.", "class_embedding", "positional_embedding", "ln_pre.", "blocks."),
+    "sbi_effnet_lite": ("backbone.",),
 }
 STA_TRAINABLE = ".adapter."
+
+# Backbones frozen stage by stage from the input side (``TrainParams.freeze_stages``): entry 0 is the stem.
+# EfficientNet-Lite: the stem, then its seven block stages (timm's ``blocks.0`` .. ``blocks.6``).
+STAGES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "sbi_effnet_lite": (("backbone.conv_stem.", "backbone.bn1."),
+                        *((f"backbone.blocks.{i}.",) for i in range(7))),
+}
 
 
 def is_backbone(architecture: str, name: str) -> bool:
@@ -69,6 +77,31 @@ def freeze_backbone(model: nn.Module, architecture: str) -> int:
             parameter.requires_grad_(False)
             frozen += parameter.numel()
     return frozen
+
+
+def freeze_early_stages(model: nn.Module, architecture: str, count: int) -> int:
+    """Stop gradients into the first ``count`` stages (stem first); returns the number of frozen parameters.
+
+    Early stages hold generic edge and texture filters: freezing them saves their backward pass and keeps the
+    ImageNet features that a small training set could only wear down."""
+    stages = STAGES.get(architecture, ())
+    if count > len(stages):
+        raise ValueError(f"{architecture} has {len(stages)} freezable stages, {count} asked for")
+    prefixes = tuple(p for stage in stages[:count] for p in stage)
+    frozen = 0
+    for name, parameter in model.named_parameters():
+        if prefixes and name.startswith(prefixes):
+            parameter.requires_grad_(False)
+            frozen += parameter.numel()
+    return frozen
+
+
+def keep_fully_frozen_norms_still(model: nn.Module) -> None:
+    """BatchNorm layers whose every parameter is frozen keep their running statistics (eval mode)."""
+    for module in model.modules():
+        params = list(module.parameters())
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and params and not any(p.requires_grad for p in params):
+            module.eval()
 
 
 def keep_frozen_norms_still(model: nn.Module, architecture: str) -> None:
@@ -212,6 +245,8 @@ class Trainer:
         self.model = model.to(device).train()
         if params.freeze_backbone:
             freeze_backbone(self.model, self.architecture)
+        if params.freeze_stages:
+            freeze_early_stages(self.model, self.architecture, params.freeze_stages)
         self.net = self._wrap(self.model)
         self.optimizer = make_optimizer(self.model, params)
         self.scheduler = make_scheduler(self.optimizer, params, self.steps_per_epoch * params.epochs)
@@ -267,6 +302,8 @@ class Trainer:
         self.model.train()
         if self.params.freeze_backbone:
             keep_frozen_norms_still(self.model, self.architecture)
+        if self.params.freeze_stages:
+            keep_fully_frozen_norms_still(self.model)
         batches = self.epoch_batches(state.epoch)
         while state.batch_in_epoch < len(batches) and not self.reached_max_steps:
             if cancel is not None and cancel():

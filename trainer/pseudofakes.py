@@ -9,7 +9,7 @@
   clip, the mask following each frame's landmarks, so the blending artefact is temporally consistent.
 
 Inputs are uint8 RGB face crops (H, W, 3) with landmarks in crop pixels; all randomness comes from a numpy
-Generator.
+Generator.  The paper's own recipe, on 68 landmarks, is :mod:`trainer.sbi` (``pseudo_fakes = "sbi"``).
 """
 from __future__ import annotations
 

@@ -1,16 +1,17 @@
-"""``dfdesk train --stacking``: fit the analysis's logistic stacking of installed models on a validation split.
+"""``dfdesk train --stacking``: fit the analysis's ensemble and its likelihood ratios on labelled videos.
 
-Every video of the validation and test splits (the same adapters and leakage-free splits as training) is scored
-by each chosen model exactly as the analysis scores it (:mod:`dfdesk.detectors.scoring`): the analysis's sampling
-plan per model, one face extraction for the union of the plans through :func:`dfdesk.core.pipeline.extract_faces`
-and the shared crop cache, the card's crops, batched inference, calibrated P(fake) through the card, and the
-video score of the main track (mean of frame or clip probabilities, or the "confident" frame rule).
+The labelled videos are either a ``labels.csv`` (``[data] kind = "labels_csv"``, root the CSV; by default the
+clips of ../shared/data/labels.csv under videos/) or the validation and test splits of any data set adapter.  Each
+is scored by every chosen model exactly as the analysis scores it (:mod:`trainer.video_scorer`; scores are cached
+per video and model, so a re-fit after adding a model only scores with the new one).  Then
+(:mod:`trainer.ensemble_validation`): the ensemble is chosen and fitted, its likelihood-ratio calibration and ELUB
+bounds are fitted on out-of-sample fused scores, and everything it reports about itself (AUC, each video's LR and
+verdict, Cllr, the coverage per manipulation family, the ECE and Tippett plots) is measured out of sample with an
+original and its fakes always left out together.
 
-L2-regularised logistic regression is then fitted on the validation videos' logits of those probabilities,
-``P(fake) = sigmoid(bias + sum_i w_i * logit(p_i))`` (what :func:`dfdesk.core.fusion.fuse` computes), and written
-with the models' weights SHA-256, the data description and the validation/test AUC of the stacked score, of each
-model and of the plain mean, into ``stacking.json`` in the user models folder (atomically).  The trainer keeps
-no audit trail (no database); ``dfdesk train`` records ``model.stacking``.
+The result is written atomically to ``stacking.json`` in the user models folder, with the models' weights SHA-256,
+every validation video's SHA-256 and label, and the figures, so that the analysis can check it at load.  The trainer
+keeps no audit trail (no database); ``dfdesk train`` records ``model.stacking``.
 """
 from __future__ import annotations
 
@@ -20,243 +21,218 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, special
 
-from dfdesk import paths
-from dfdesk.core.crop_cache import CropCache
-from dfdesk.core.crops import CropSpec
-from dfdesk.core.faces import FaceSettings, resolve_device
-from dfdesk.core.fusion import STACKING_FILE, Stacking, fuse, logit
-from dfdesk.core.pipeline import extract_faces, run_to_end
-from dfdesk.core.probe import VideoError, probe_video, sha256_file
-from dfdesk.core.sampling import union_indices
-from dfdesk.detectors.cards import ModelCard
-from dfdesk.detectors.registry import create_detector
-from dfdesk.detectors.scoring import clip_inputs, is_frame_level, plan_for, score_clips, units_of, video_score
-from trainer import metrics as m
+from dfdesk import __version__, paths
+from dfdesk.core.coverage import measure_coverage
+from dfdesk.core.fusion import STACKING_FIGURES, STACKING_FILE, logit
+from dfdesk.core.likelihood import DECISION_LOG10_LR, decide_from_lr
+from dfdesk.core.probe import VideoError, sha256_file
 from trainer.clips import DataError
-from trainer.config import ConfigError, TrainConfig
-from trainer.install import installed_cards
+from trainer.config import DataConfig, DetectorConfig, TrainConfig
+from trainer.ensemble_validation import LrSystem, fit_and_validate
+from trainer.labelled_clips import LabelledClip, clips_from_records, read_labelled_clips
+from trainer.lr_system import lr_metrics, write_plots
+from trainer.video_scorer import Scorer, cached_scores, make_scorer, score_cache_for
 
-SPLITS = ("val", "test")
-
-
-# --- the fit ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogisticFit:
-    weights: np.ndarray  # one per column
-    bias: float
-    converged: bool
+LABELS_CSV = "labels_csv"  # [data] kind: a labels.csv with file, label, method and pair_of columns
+SPLITS = ("val", "test")  # the adapter splits whose videos are fitted and validated on
+LR_CALIBRATOR = "lir {} LogitCalibrator (class-balanced logistic regression) on out-of-sample fused logits"
+LR_BOUNDS = "ELUB (Vergeer et al., Science and Justice 56, 2016), lir.algorithms.bayeserror.elub"
 
 
-def fit_logistic(features: np.ndarray, labels: Sequence[int], l2: float = 1.0) -> LogisticFit:
-    """Minimise ``sum_n logloss(y_n, b + x_n . w) + (l2 / 2) |w|^2`` (the bias is not penalised) with L-BFGS."""
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    if x.ndim != 2 or len(x) != len(y) or not np.isfinite(x).all():
-        raise ValueError("features must be a finite (videos, models) array with one label per video")
-
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = theta[:-1], theta[-1]
-        z = x @ w + b
-        value = np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * w @ w
-        residual = special.expit(z) - y
-        return float(value), np.append(x.T @ residual + l2 * w, residual.sum())
-
-    result = optimize.minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B",
-                               options={"maxiter": 1000})
-    return LogisticFit(result.x[:-1], float(result.x[-1]), bool(result.success))
+def default_config() -> TrainConfig:
+    """``dfdesk train --stacking`` with no settings file: the labelled clips of ../shared/data, CPU or GPU."""
+    shared = paths.shared_data_dir()
+    if shared is None:
+        raise DataError("no labelled videos to fit on: ../shared/data is absent (name a data set with --config)")
+    return TrainConfig(data=DataConfig(kind=LABELS_CSV, root=str(shared / "labels.csv")), detector=DetectorConfig())
 
 
-def stacked(features: np.ndarray, fit: LogisticFit) -> np.ndarray:
-    return special.expit(np.asarray(features, dtype=np.float64) @ fit.weights + fit.bias)
+# --- the labelled videos and their scores -----------------------------------------------------------------------
 
 
-# --- scoring videos as the analysis does ------------------------------------------------------------------------
+def labelled_videos(config: TrainConfig) -> tuple[dict, list[LabelledClip]]:
+    """The ``dataset`` event and the videos to fit on."""
+    data = config.data
+    if data.kind == LABELS_CSV:
+        folders = data.options.get("folders")
+        clips = read_labelled_clips(data.root, **({"folders": tuple(folders)} if folders is not None else {}))
+        event = {"event": "dataset", "kind": LABELS_CSV, "root": data.root, "videos": len(clips),
+                 "counts_by_class": _counts(clips), "counts_by_split": {"cross-validated": _counts(clips)},
+                 "official_splits": {}, "problems": []}
+        return event, clips
+    from trainer.cli import dataset_event  # the same adapters and leakage-free splits as training
+
+    event, records = dataset_event(config)
+    return event, clips_from_records([r for r in records if r.split in SPLITS])
 
 
-@dataclass(frozen=True)
-class Scorer:
-    """The chosen models, loaded once, and the analysis settings they are run with."""
-
-    cards: tuple[ModelCard, ...]
-    models: tuple
-    device: str
-    face: FaceSettings
-    cache: CropCache
-    frames: int | None
-    aggregation: str
-    batch_size: int
-    seed: int
-
-    def score(self, path: str | os.PathLike, cancel: Callable[[], bool] | None = None) -> dict[str, float]:
-        """Each model's video-level P(fake) for the main face track ({} when no face; a model that could not score
-        the main track is left out).  Raises VideoError for an unreadable file."""
-        info = probe_video(path)
-        plans = {c.name: plan_for(c, info.frame_count, self.frames, None, self.seed) for c in self.cards}
-        specs = {c.name: CropSpec.from_input(c.input) for c in self.cards}
-        extraction = run_to_end(extract_faces(path, info, union_indices(plans.values()), self.face,
-                                              set(specs.values()), sha256=sha256_file(path), cache=self.cache,
-                                              cancel=cancel))
-        main = extraction.main_track
-        if main is None:
-            return {}
-        out = {}
-        for card, model in zip(self.cards, self.models):
-            frame_level = is_frame_level(card)
-            clips = clip_inputs(extraction, specs[card.name], plans[card.name], card.input.frames_per_clip,
-                                frame_level)
-            units = units_of(list(score_clips(model, card, clips, self.device, self.batch_size, cancel)),
-                             main.track_id)
-            if units:
-                out[card.name] = video_score(units, frame_level, self.aggregation)
-        return out
+def _counts(clips: Sequence[LabelledClip]) -> dict[str, int]:
+    fakes = sum(c.target for c in clips)
+    return {"real": len(clips) - fakes, "fake": fakes}
 
 
-def choose_cards(names: Sequence[str]) -> tuple[ModelCard, ...]:
-    """The named installed models (every one with trained weights when none is named), at least two."""
-    trained = {}
-    for card in installed_cards():
-        if card.trained:
-            trained.setdefault(card.name, card)
-    if names:
-        missing = [n for n in names if n not in trained]
+@dataclass
+class Scored:
+    clips: list[LabelledClip]
+    sha256: list[str]
+    probabilities: list[dict[str, float]]
+    skipped: list[dict]
+
+    def logits(self, names: Sequence[str]) -> np.ndarray:
+        """(videos, models) logits of the calibrated P(fake), clipped as :func:`dfdesk.core.fusion.logit` clips."""
+        return np.array([[logit(p[n]) for n in names] for p in self.probabilities],
+                        dtype=np.float64).reshape(-1, len(names))
+
+
+def score_videos(scorer: Scorer, config: TrainConfig, clips: Sequence[LabelledClip], scored: Scored,
+                 cancel: Callable[[], bool] | None) -> Iterator[dict]:
+    """``score`` events while every video is scored (or read from the cache) into ``scored``."""
+    cache = score_cache_for(config, scorer)
+    names = {c.name for c in scorer.cards}
+    seen: dict[str, str] = {}
+    for done, clip in enumerate(clips, start=1):
+        try:
+            sha = sha256_file(clip.path)
+            if sha in seen:  # the same video listed twice would count twice
+                raise _Duplicate(seen[sha])
+            seen[sha] = clip.name
+            probabilities, cached = cached_scores(scorer, cache, clip.path, sha, clip.name, cancel)
+        except (VideoError, OSError, _Duplicate) as exc:
+            reason = f"the same video as {exc}" if isinstance(exc, _Duplicate) else f"unreadable: {exc}"
+            scored.skipped.append({"video": clip.name, "reason": reason})
+            yield {"event": "score", "done": done, "total": len(clips), "video": clip.name, "cached": False}
+            continue
+        missing = sorted(n for n in names if probabilities.get(n) is None)
         if missing:
-            raise ConfigError(f"[stacking] models not installed with trained weights: {', '.join(missing)} "
-                              f"(installed: {', '.join(sorted(trained)) or 'none'})")
-        chosen = [trained[n] for n in dict.fromkeys(names)]
-    else:
-        chosen = [trained[n] for n in sorted(trained)]
-    if len(chosen) < 2:
-        raise ConfigError("stacking needs at least two installed models with trained weights")
-    return tuple(chosen)
+            scored.skipped.append({"video": clip.name, "reason": f"no face, or not scored by {', '.join(missing)}"})
+        else:
+            scored.clips.append(clip)
+            scored.sha256.append(sha)
+            scored.probabilities.append(probabilities)
+        yield {"event": "score", "done": done, "total": len(clips), "video": clip.name, "cached": cached}
 
 
-def make_scorer(config: TrainConfig) -> Scorer:
-    try:
-        device = str(resolve_device(config.device))
-    except (RuntimeError, ValueError) as exc:
-        raise ConfigError(str(exc)) from None
-    cards = choose_cards(config.stacking.models)
-    cache = CropCache(Path(config.cache_dir) if config.cache_dir else paths.cache_dir() / "crops")
-    face = FaceSettings(detect_longest_side=config.data.face_longest_side, device=device)
-    s = config.stacking
-    return Scorer(cards, tuple(create_detector(c, device) for c in cards), device, face, cache, s.frames or None,
-                  s.frame_aggregation, s.batch_size, config.seed)
+class _Duplicate(Exception):
+    """A video whose content (SHA-256) was listed before, under the name in the message."""
+
+
+def require_both_classes(clips: Sequence[LabelledClip], what: str) -> None:
+    labels = {c.target for c in clips}
+    if labels != {0, 1}:
+        seen = "no videos" if not labels else f"only {'fake' if 1 in labels else 'real'} videos"
+        raise DataError(f"the labelled videos {what} are {seen}: the ensemble is fitted on real and fake videos "
+                        "(pseudo-fakes cannot be scored as videos)")
+    if len({c.group for c in clips}) < 3:
+        raise DataError(f"the labelled videos {what} form fewer than 3 groups: nothing to cross-validate")
 
 
 # --- the command ------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Scored:
-    videos: list[str]
-    labels: list[int]
-    probabilities: list[dict[str, float]]
-
-
 def stacking_events(config: TrainConfig, *, dry_run: bool = False,
                     cancel: Callable[[], bool] | None = None) -> Iterator[dict]:
     """``dataset``, ``score`` (progress), ``eval`` and ``done`` events; raises the CLI's expected errors."""
-    from trainer.cli import dataset_event  # the same adapters and leakage-free splits as training
-
-    event, records = dataset_event(config)
+    event, clips = labelled_videos(config)
     yield event
-    require_both_classes([r for r in records if r.split == "val"], "validation")
+    require_both_classes(clips, "listed")
     if dry_run:
         yield {"event": "done", "model": None, "dry_run": True}
         return
     scorer = make_scorer(config)
     names = [c.name for c in scorer.cards]
-    chosen = [r for r in records if r.split in SPLITS]
-    scored = {split: Scored([], [], []) for split in SPLITS}
-    skipped = []
-    for done, record in enumerate(chosen, start=1):
-        try:
-            probabilities = scorer.score(record.path, cancel)
-        except (VideoError, OSError) as exc:
-            probabilities, reason = {}, f"unreadable: {exc}"
-        else:
-            reason = "no face, or a model could not score the main face track"
-        if set(probabilities) == set(names):
-            part = scored[record.split]
-            part.videos.append(str(record.path))
-            part.labels.append(record.target)
-            part.probabilities.append(probabilities)
-        else:
-            skipped.append({"video": str(record.path), "reason": reason})
-        yield {"event": "score", "done": done, "total": len(chosen), "video": str(record.path)}
-    val = scored["val"]
-    require_both_classes(val, "validation", scored=True)
-    fit = fit_logistic(logit_matrix(val, names), val.labels, config.stacking.l2)
-    metrics = evaluate_stacking(scored, names, fit)
-    yield {"event": "eval", "split": "val+test", "metrics": metrics}
-    doc = stacking_document(config, scorer, fit, metrics, scored, skipped)
+    scored = Scored([], [], [], [])
+    yield from score_videos(scorer, config, clips, scored, cancel)
+    require_both_classes(scored.clips, "that every model could score")
+    system = fit_and_validate(scored.logits(names), [c.target for c in scored.clips],
+                              [c.group for c in scored.clips], names, config.stacking.l2)
+    doc = stacking_document(config, scorer, system, scored)
+    yield {"event": "eval", "split": "leave-one-pair-out", "metrics": doc["metrics"]}
     path = write_stacking(doc)
+    figures = write_figures(system, scored, path.parent)
     yield {"event": "done", "model": None, "stacking": str(path), "weights": doc["weights"], "bias": doc["bias"],
-           "models": doc["models"], "metrics": metrics, "skipped": skipped}
+           "members": doc["members"], "models": doc["models"], "metrics": doc["metrics"],
+           "coverage": doc["coverage"], "skipped": scored.skipped, "figures": {k: str(v) for k, v in figures.items()}}
 
 
-def require_both_classes(items, what: str, scored: bool = False) -> None:
-    labels = set(items.labels) if scored else {r.target for r in items}
-    if labels != {0, 1}:
-        seen = "no videos" if not labels else f"only {'fake' if 1 in labels else 'real'} videos"
-        extra = " that every model could score" if scored else ""
-        raise DataError(f"the {what} split has {seen}{extra}: stacking is fitted on real and fake videos "
-                        "(pseudo-fakes cannot be scored as videos)")
-
-
-def logit_matrix(part: Scored, names: Sequence[str]) -> np.ndarray:
-    """(videos, models) logits of the calibrated P(fake), clipped as :func:`dfdesk.core.fusion.logit` clips."""
-    return np.array([[logit(p[n]) for n in names] for p in part.probabilities], dtype=np.float64).reshape(-1,
-                                                                                                         len(names))
-
-
-def evaluate_stacking(scored: dict[str, Scored], names: Sequence[str], fit: LogisticFit) -> dict:
-    """AUC of the stacked score, of each model and of the mean, per split (None where a split lacks a class).
-    The validation figures are in-sample for the stacking (it was fitted there)."""
-    stacking = Stacking(dict(zip(names, map(float, fit.weights))), fit.bias)
-    out: dict = {}
-    for split, part in scored.items():
-        if set(part.labels) != {0, 1}:
-            out[f"{split}_auc"] = None
-            continue
-        scores = {"stacking": [fuse(p, "stacking", stacking=stacking) for p in part.probabilities],
-                  "mean": [fuse(p, "mean") for p in part.probabilities]}
-        scores.update({n: [p[n] for p in part.probabilities] for n in names})
-        out[f"{split}_auc"] = {k: round(m.roc_auc(part.labels, v), 6) for k, v in scores.items()}
-        out[f"n_{split}_videos"] = len(part.labels)
-        out[f"n_{split}_fake_videos"] = int(sum(part.labels))
+def write_figures(system: LrSystem, scored: Scored, folder: Path) -> dict[str, Path]:
+    """The out-of-sample ECE and Tippett plots beside the stacking file."""
+    out = {kind: folder / name for kind, name in STACKING_FIGURES.items()}
+    write_plots(system.validation.llrs, [c.target for c in scored.clips], out["ece"], out["tippett"])
     return out
 
 
-def stacking_document(config: TrainConfig, scorer: Scorer, fit: LogisticFit, metrics: dict,
-                      scored: dict[str, Scored], skipped: list[dict]) -> dict:
-    d, s = config.data, config.stacking
-    counts = "; ".join(f"{split} {len(part.labels)} videos ({len(part.labels) - sum(part.labels)} real, "
-                       f"{sum(part.labels)} fake)" for split, part in scored.items())
+# --- the file ---------------------------------------------------------------------------------------------------
+
+
+def out_of_sample_verdicts(system: LrSystem) -> list[str]:
+    return [decide_from_lr(float(llr), None)[0] for llr in system.validation.llrs]
+
+
+def stacking_document(config: TrainConfig, scorer: Scorer, system: LrSystem, scored: Scored) -> dict:
+    ensemble = system.ensemble
+    labels = [c.target for c in scored.clips]
+    verdicts = out_of_sample_verdicts(system)
+    coverage = measure_coverage([c.family for c in scored.clips], labels, verdicts)
     return {
-        "weights": {c.name: float(w) for c, w in zip(scorer.cards, fit.weights)},
-        "bias": fit.bias,
+        "format": 2,
+        "weights": {n: float(w) for n, w in zip(ensemble.names, ensemble.weights)},
+        "bias": ensemble.bias,
+        "members": list(ensemble.chosen),
         "models": [{"name": c.name, "version": c.version, "architecture": c.architecture,
                     "weights_sha256": c.weights_sha256} for c in scorer.cards],
-        "fitted_on": "val",
-        "l2": s.l2,
-        "converged": fit.converged,
-        "frame_aggregation": s.frame_aggregation,
-        "frames": s.frames or None,
-        "seed": config.seed,
-        "data": (f"{d.kind} data at {d.root}, split by {d.split_by} without leakage (ratios {list(d.split_ratios)}, "
-                 f"seed {d.split_seed}); fitted on the validation split, measured on test: {counts}; "
-                 f"{len(skipped)} video(s) skipped"),
-        "metrics": metrics,
+        "calibration": {n: {"method": "platt", "a": float(a), "b": float(b)}
+                        for n, (a, b) in zip(ensemble.names, ensemble.platt)},
+        "likelihood_ratio": {**system.calibration.to_dict(), "calibrator": LR_CALIBRATOR.format(_lir_version()),
+                             "bounds": LR_BOUNDS},
+        "verdict_rule": {"decision_log10_lr": DECISION_LOG10_LR,
+                         "fake": "LR >= 10^0.5 and the uncertainty band above LR 1",
+                         "real": "LR <= 10^-0.5 and the band below LR 1 (shown as 'no manipulation detected by these "
+                                 "models')"},
+        "coverage": coverage.to_dict(),
+        "validation": _validation_record(config, system, scored, verdicts),
+        "metrics": _metrics(system, labels),
+        "settings": scorer.settings(),
+        "l2": config.stacking.l2,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dfdesk_version": __version__,
     }
+
+
+def _validation_record(config: TrainConfig, system: LrSystem, scored: Scored, verdicts: list[str]) -> dict:
+    v = system.validation
+    clips = [{"name": c.name, "sha256": sha, "label": "fake" if c.target else "real", "method": c.method,
+              "family": c.family, "group": c.group, "scores": {n: round(p, 6) for n, p in probs.items()},
+              "fused_logit_oos": round(float(z), 6), "log10_lr_oos": round(float(llr), 4), "verdict_oos": verdict,
+              "members_oos": list(chosen)}
+             for c, sha, probs, z, llr, verdict, chosen in zip(scored.clips, scored.sha256, scored.probabilities,
+                                                               v.fused_logits, v.llrs, verdicts, v.chosen)]
+    source = Path(config.data.root)
+    return {"protocol": "leave one group out (an original and its fakes together); AUC leave pair out; each "
+                        "video's LR from a system fitted without its group (nested)",
+            "source": str(source), "source_sha256": sha256_file(source) if source.is_file() else None,
+            "n_videos": len(clips), "n_fake": sum(1 for c in clips if c["label"] == "fake"), "clips": clips,
+            "skipped": scored.skipped}
+
+
+def _metrics(system: LrSystem, labels: list[int]) -> dict:
+    v = system.validation
+    return {"ensemble_auc_leave_pair_out": round(v.ensemble_auc, 4),
+            "ensemble_auc_pooled": round(v.pooled_auc, 4),
+            "member_auc_leave_pair_out": {n: round(a, 4) for n, a in v.member_pair_auc.items()},
+            "member_auc": {n: round(a, 4) for n, a in v.member_auc.items()},
+            **lr_metrics(v.llrs, labels).to_dict()}
+
+
+def _lir_version() -> str:
+    try:
+        return metadata.version("lir")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def write_stacking(doc: dict) -> Path:

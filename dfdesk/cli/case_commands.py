@@ -1,12 +1,13 @@
-"""`dfdesk case new|list|show`, `dfdesk ingest`, `dfdesk audit verify`."""
+"""`dfdesk case new|list|show`, `dfdesk ingest`; registers `dfdesk audit verify` (audit_command.py)."""
 from __future__ import annotations
 
 import argparse
 import json
 
-from dfdesk.cli.common import EXIT_FAILURE, EXIT_OK, CliError, add_db_option, open_database, progress_bar
+from dfdesk.cli import audit_command
+from dfdesk.cli.common import EXIT_OK, CliError, add_db_option, open_database, progress_bar
 from dfdesk.core.probe import VideoError
-from dfdesk.services import audit, cases
+from dfdesk.services import cases
 from dfdesk.services.identity import current_analyst
 from dfdesk.services.ingest import ingest_video
 
@@ -34,12 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     ingest.add_argument("--case", required=True, help="case name (created if it does not exist)")
     add_db_option(ingest)
     ingest.set_defaults(handler=ingest_videos)
-
-    audit_parser = commands.add_parser("audit", help="the audit log")
-    audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
-    verify = audit_commands.add_parser("verify", help="check the hash chain of the audit log")
-    add_db_option(verify)
-    verify.set_defaults(handler=audit_verify)
+    audit_command.register(commands)
 
 
 def case_new(args: argparse.Namespace) -> int:
@@ -90,16 +86,3 @@ def ingest_videos(args: argparse.Namespace) -> int:
         print(f"evidence {result.evidence_id}: {video} {state}; {info.width}x{info.height} {info.fps:.3f} fps "
               f"{info.frame_count} frames sha256 {result.sha256}")
     return EXIT_OK
-
-
-def audit_verify(args: argparse.Namespace) -> int:
-    db = open_database(args.db)
-    with db.unit_of_work() as session:
-        problems = audit.verify(session)
-        count = len(audit.events_for(session))
-    if not problems:
-        print(f"audit log intact: {count} event(s), hash chain verified")
-        return EXIT_OK
-    for problem in problems:
-        print(f"audit event {problem.event_id}: {problem.problem}")
-    raise CliError(f"the audit log has been altered ({len(problems)} problem(s) found)", EXIT_FAILURE)

@@ -1,15 +1,28 @@
-"""What every sub-command shares: the database option, exit codes, one-line errors, progress bars."""
+"""What every sub-command shares: the database option and sign-in, exit codes, one-line errors, progress bars.
+
+Signing in: with ``DFDESK_PROFILE=NAME`` in the environment, every command that opens a case database first
+logs in as that profile (password from ``DFDESK_PASSWORD`` or a prompt, never the command line) and acts and is
+audited as it; a failed login ends the command.  Without it, the actor is an unauthenticated label
+(``DFDESK_ANALYST`` or the operating-system user), which the audit log marks as such once the database has
+profiles.
+"""
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from dfdesk import paths
+from dfdesk.services import identity
+from dfdesk.services.profiles import ProfileError, authenticate
 from dfdesk.store.database import Database
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+PROFILE_ENV = "DFDESK_PROFILE"
+PASSWORD_ENV = "DFDESK_PASSWORD"
 
 
 class CliError(Exception):
@@ -26,7 +39,37 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
 
 
 def open_database(path: Path | None) -> Database:
-    return Database(path or paths.default_database_path())
+    """The case database, after signing in as ``$DFDESK_PROFILE`` when it is set (CliError if that fails)."""
+    db = Database(path or paths.default_database_path())
+    sign_in_from_environment(db)
+    return db
+
+
+def sign_in_from_environment(db: Database) -> None:
+    identity.sign_out()  # a command never inherits an earlier command's login
+    name = os.environ.get(PROFILE_ENV)
+    if not name:
+        return
+    password = read_password(PASSWORD_ENV, f"password for {name}: ")
+    try:
+        with db.unit_of_work() as session:
+            authenticate(session, name, password)
+    except ProfileError as exc:
+        raise CliError(f"${PROFILE_ENV}: {exc}") from None
+    identity.sign_in(name)
+
+
+def read_password(env: str, prompt: str, confirm: bool = False) -> str:
+    """A password from ``$env`` or, on a terminal, a prompt; never from the command line."""
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise CliError(f"no password: set ${env} or run the command in a terminal to be asked")
+    value = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != value:
+        raise CliError("the two passwords differ")
+    return value
 
 
 def print_error(message: str) -> None:

@@ -16,7 +16,7 @@ from dfdesk.store.database import DatabaseError
 COMMANDS = {  # sub-command -> module of dfdesk.cli that registers it
     "case": "case_commands", "ingest": "case_commands", "audit": "case_commands",
     "analyze": "analyze_command", "resume": "analyze_command", "report": "report_command", "models": "models_command",
-    "train": "train_command", "profile": "profile_command", "sample": "sample_command",
+    "train": "train_command", "profile": "profile_command", "sample": "sample_command", "batch": "batch_command",
 }
 
 

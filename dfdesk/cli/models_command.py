@@ -1,4 +1,9 @@
-"""`dfdesk models list|show|import|export-onnx`."""
+"""`dfdesk models list|show|import|register|export-onnx`.
+
+``import`` and ``register`` change what every case database's default analysis uses, so they need the
+installation's admin (see :mod:`dfdesk.cli.profile_command`); ``list`` prints every model folder that is
+skipped and why (unreadable card, unregistered, symbolic link).
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +11,7 @@ import json
 from pathlib import Path
 
 from dfdesk.cli.common import EXIT_OK, CliError, add_db_option, open_database
-from dfdesk.cli.profile_command import add_profile_option, authorize
+from dfdesk.cli.profile_command import add_profile_option, authorize_installation
 from dfdesk.detectors.cards import CardError, card_to_dict
 from dfdesk.detectors.weights import WeightsError
 from dfdesk.services import audit
@@ -15,6 +20,7 @@ from dfdesk.services.models import (
     export_onnx,
     find_model,
     import_model,
+    register_model,
     scan_installed,
     untrained_cards,
 )
@@ -37,6 +43,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_db_option(imp)
     add_profile_option(imp)
     imp.set_defaults(handler=import_weights)
+    reg = sub.add_parser("register", help="register a model folder already in the user models folder (trained "
+                                          "here, or copied in by an admin) so that analyses use it")
+    reg.add_argument("name")
+    add_db_option(reg)
+    add_profile_option(reg)
+    reg.set_defaults(handler=register_folder)
     onnx = sub.add_parser("export-onnx", help="export an installed model to ONNX")
     onnx.add_argument("name")
     onnx.add_argument("--out", type=Path, required=True)
@@ -66,10 +78,10 @@ def show_model(args: argparse.Namespace) -> int:
 
 def import_weights(args: argparse.Namespace) -> int:
     db = open_database(args.db)
-    actor = authorize(db, args.profile, "model import")  # admins only, checked before the file is read
+    actor, grant = authorize_installation(db, args.profile, "model import")  # before the file is read
     try:
         card = import_model(args.path, args.architecture, args.name, training_data=args.training_data,
-                            licence=args.licence)
+                            licence=args.licence, grant=grant)
     except (ModelStoreError, WeightsError, CardError, OSError) as exc:
         with db.unit_of_work() as session:
             audit.record(session, actor, "model.import_refused", source=str(args.path), reason=str(exc))
@@ -78,6 +90,20 @@ def import_weights(args: argparse.Namespace) -> int:
         audit.record(session, actor, "model.import", name=card.name, architecture=card.architecture,
                      weights_sha256=card.weights_sha256, source=str(args.path))
     print(f"installed {card.name} ({card.architecture}) sha256 {card.weights_sha256}")
+    return EXIT_OK
+
+
+def register_folder(args: argparse.Namespace) -> int:
+    db = open_database(args.db)
+    actor, grant = authorize_installation(db, args.profile, "model registration")
+    try:
+        card = register_model(args.name, grant=grant)
+    except ModelStoreError as exc:
+        raise CliError(str(exc)) from None
+    with db.unit_of_work() as session:
+        audit.record(session, actor, "model.register", name=card.name, architecture=card.architecture,
+                     weights_sha256=card.weights_sha256)
+    print(f"registered {card.name} ({card.architecture}) sha256 {card.weights_sha256}")
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 
 Entries are ``.npz`` files named by the evidence SHA-256 and a digest of the settings that
 made them: detections by (frame indices, face settings), crops additionally by the crop spec.
+Landmark "crops" (kinds ``landmarks`` and ``frame_landmarks``) are stored the same way, as float32 (N, 68, 2).
 Writes are atomic (temporary file, then rename); an unreadable entry is deleted and rebuilt.
 The cache is bounded: after every save the least recently used entries beyond ``max_bytes`` are
 deleted (a read marks an entry used), so months of analyses do not fill the disk.
@@ -22,7 +23,8 @@ from dfdesk.core.crops import CropSpec
 from dfdesk.core.faces import FaceSettings
 from dfdesk.core.types import FaceDetection, FrameFaces
 
-CACHE_VERSION = 4  # bump when the stored layout or the detection/crop code changes their output
+CACHE_VERSION = 5  # bump when the stored layout or the detection/crop code changes their output (5: mouth crops by
+# the 68 landmarks)
 DEFAULT_MAX_BYTES = 5 * 2**30  # 5 GiB; the DFDESK_CROP_CACHE_GB environment variable overrides it
 CropKey = tuple[int, int]  # (frame index, face number in that frame)
 
@@ -69,8 +71,7 @@ class CropCache:
     def save_crops(self, sha256: str, indices: Sequence[int], settings: FaceSettings, spec: CropSpec,
                    crops: dict[CropKey, np.ndarray]) -> None:
         keys = sorted(crops)
-        shape = (0, spec.size, spec.size) + (() if spec.colour == "gray" or spec.kind == "mouth" else (3,))
-        images = np.stack([crops[k] for k in keys]) if keys else np.zeros(shape, np.uint8)
+        images = np.stack([crops[k] for k in keys]) if keys else np.zeros((0, *spec.value_shape()), spec.value_dtype)
         self._save(self._crops_path(sha256, indices, settings, spec),
                    {"keys": np.asarray(keys, np.int64).reshape(-1, 2), "crops": images})
 

@@ -1,8 +1,9 @@
 """Batched MTCNN face detection (facenet-pytorch) on downscaled copies of full-resolution frames.
 
-Frames are shrunk so their longest side is ``detect_longest_side`` (never enlarged), detected
-in batches of equal-sized images, and the boxes and 5 landmarks are mapped back to the
-full-resolution, upright frame.  One MTCNN instance is loaded per detector and reused.
+Frames are shrunk so their longest side is ``detect_longest_side`` (never enlarged), contrast-normalised when
+dark or flat (detection_copy.py: the copy only, never the frame), detected in batches of equal-sized images, and
+the boxes and 5 landmarks are mapped back to the full-resolution, upright frame.  One MTCNN instance is loaded per
+detector and reused.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-import cv2
 import numpy as np
 import torch
 
+from dfdesk.core.detection_copy import detection_copy
 from dfdesk.core.types import FaceDetection, Frame, FrameFaces
 
 PNET_CELL = 12  # MTCNN's smallest detectable face, in pixels of the image it is given
@@ -33,9 +34,15 @@ class FaceSettings:
     batch_size: int = 16
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     keep_all: bool = True  # False keeps only the most confident face of each frame
-    # Detections scoring below this are dropped after MTCNN's own stage thresholds: on real clips the
-    # 0.7-0.9 band holds blurry background faces, hands and face-like objects, while real faces score > 0.95.
+    # Two thresholds, as ByteTrack does (Zhang et al., ECCV 2022; tracking.py): a face track starts only on a
+    # detection scoring at least min_score, and continues through detections scoring at least continue_score that
+    # overlap its predicted box; a detection under min_score that continues no track is never a face.  On real
+    # clips the 0.7-0.9 band holds blurry background faces, hands and face-like objects, and also true faces in bad
+    # light (0.79-0.96 on a dark 1080p clip).  MTCNN's O-net drops everything under thresholds[2] before either.
     min_score: float = 0.9
+    continue_score: float = 0.7
+    normalise_dark: bool = True  # CLAHE on the detection copy of dark or low-contrast frames (detection_copy.py)
+    top_up: bool = True  # detect near sampled frames that lack the main face and use those instead (pipeline.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,14 +68,6 @@ def detection_scale(width: int, height: int, longest_side: int) -> float:
     return min(1.0, longest_side / max(width, height))
 
 
-def downscale(image: np.ndarray, scale: float) -> np.ndarray:
-    if scale >= 1.0:
-        return image
-    height, width = image.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
 class FaceDetector:
     """Finds faces with MTCNN; ``detect`` takes any mix of frame sizes."""
 
@@ -83,35 +82,41 @@ class FaceDetector:
         self._mtcnn.to(memory_format=torch.channels_last)
         self._lock = threading.Lock()  # min_face_size is set per batch on the shared MTCNN
 
-    def detect(self, frames: Sequence[Frame]) -> list[FrameFaces]:
-        """Faces of every frame, in the order given."""
+    def detect(self, frames: Sequence[Frame], min_score: float | None = None) -> list[FrameFaces]:
+        """Faces of every frame, in the order given, scoring at least ``min_score`` (default: settings.min_score).
+
+        The face pipeline asks for ``settings.continue_score``: tracking then decides which of the lower-scoring
+        faces continue a track.
+        """
+        floor = self.settings.min_score if min_score is None else min_score
         results: dict[int, FrameFaces] = {}
         for shape, positions in _group_by_shape(frames).items():
             for start in range(0, len(positions), self.settings.batch_size):
                 chunk = positions[start : start + self.settings.batch_size]
-                for position, faces in zip(chunk, self._detect_same_size([frames[p] for p in chunk], shape)):
+                for position, faces in zip(chunk, self._detect_same_size([frames[p] for p in chunk], shape, floor)):
                     results[position] = faces
         return [results[p] for p in range(len(frames))]
 
-    def _detect_same_size(self, frames: list[Frame], shape: tuple[int, int]) -> list[FrameFaces]:
+    def _detect_same_size(self, frames: list[Frame], shape: tuple[int, int], floor: float) -> list[FrameFaces]:
         height, width = shape
         scale = detection_scale(width, height, self.settings.detect_longest_side)
-        batch = torch.from_numpy(np.stack([downscale(f.image, scale) for f in frames])).to(self.device)
+        copies = [detection_copy(f.image, scale, self.settings.normalise_dark) for f in frames]
+        batch = torch.from_numpy(np.stack(copies)).to(self.device)
         min_face = self.settings.min_face_for(width, height)
         with self._lock:
             self._mtcnn.min_face_size = max(PNET_CELL, min_face * scale)
             boxes, scores, points = self._mtcnn.detect(batch, landmarks=True)
-        return [FrameFaces(f.index, f.time_s, self._faces(b, s, p, scale, min_face))
+        return [FrameFaces(f.index, f.time_s, self._faces(b, s, p, scale, min_face, floor))
                 for f, b, s, p in zip(frames, boxes, scores, points)]
 
-    def _faces(self, boxes, scores, points, scale: float, min_face: float) -> tuple[FaceDetection, ...]:
+    def _faces(self, boxes, scores, points, scale: float, min_face: float, floor: float
+               ) -> tuple[FaceDetection, ...]:
         if boxes is None:
             return ()
         faces = [FaceDetection(tuple(float(v) / scale for v in box),
                                float(score), tuple((float(x) / scale, float(y) / scale) for x, y in landmarks))
                  for box, score, landmarks in zip(boxes, scores, points)]
-        faces = [f for f in faces if f.score >= self.settings.min_score
-                 and min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= min_face]
+        faces = [f for f in faces if f.score >= floor and min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= min_face]
         faces.sort(key=lambda f: f.score, reverse=True)
         return tuple(faces if self.settings.keep_all else faces[:1])
 

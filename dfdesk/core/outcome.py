@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dfdesk.core.coverage import Coverage
+from dfdesk.core.likelihood import EvidenceStrength
 from dfdesk.core.types import VerdictLabel
 
 DETECTOR_USED = "used"
@@ -72,6 +74,8 @@ class Verdict:
     agreement: str  # plain words: do the detectors agree?
     explanation: str  # plain words: why this verdict
     fusion: str  # the fusion rule used
+    evidence: EvidenceStrength | None = None  # the bounded likelihood ratio (fitted ensembles only)
+    coverage: Coverage | None = None  # what the fitted ensemble was validated on, and how it did
 
 
 @dataclass(frozen=True)

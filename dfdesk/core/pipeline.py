@@ -6,6 +6,11 @@
 :func:`run_to_end`.  With a cache, detections and crops computed before are reused: frames
 are decoded again only for crop specs not cached yet, and detection never runs twice.  Shot
 changes between sampled frames are found while detecting and end every track (see tracking.py).
+Detection keeps faces down to ``settings.continue_score``; tracking keeps the weaker ones only where they continue a
+track that a confident face started.  Where the main face is missing from a sampled frame, frames near it are
+detected too and the first that shows it is kept, with that face only (top_up.py).
+Landmark kinds (``landmarks``, ``frame_landmarks``) are computed in the same pass by a
+:class:`~dfdesk.core.landmark_stream.LandmarkStream`, which calibrates them over consecutive frames.
 """
 from __future__ import annotations
 
@@ -18,14 +23,20 @@ import numpy as np
 
 from dfdesk.core.crop_cache import CropCache, CropKey
 from dfdesk.core.crops import CropSpec
+from dfdesk.core.face_presence import FacePresence, main_face_presence, sampled_frame_of
 from dfdesk.core.faces import FaceDetector, FaceSettings, shared_detector
 from dfdesk.core.frame_folder import open_source
 from dfdesk.core.heap import release_free_memory
+from dfdesk.core.landmark_calibration import normalise_landmarks
+from dfdesk.core.landmark_stream import FaceLandmarks, LandmarkStream
+from dfdesk.core.landmarks import FaceLandmarker, shared_landmarker
 from dfdesk.core.steps import run_to_end  # noqa: F401  (re-exported: callers drive extract_faces with it)
+from dfdesk.core.top_up import AddedFace, choose_added, frames_to_try
 from dfdesk.core.tracking import build_tracks, find_shot_starts, frame_signature
 from dfdesk.core.types import FaceTrack, Frame, FrameFaces, Progress, VideoInfo
 
 STAGE = "decode+detect"
+TOP_UP_MESSAGE = "frames near those without the main face"
 # Full-resolution frames held at once are capped at this size: 16 frames at 1080p (100 MB), 10 at 4K, 2 at 8K.
 FRAME_BATCH_BYTES = 256 * 2**20
 TrackKey = tuple[int, int]  # (track id, frame index)
@@ -39,8 +50,13 @@ class Cancelled(Exception):
 class FaceExtraction:
     """Faces found in the sampled frames.
 
+    ``frames``: the sampled frames that could be decoded, each with the faces that belong to a track;
+    ``added_frames``: frames detected near a sampled frame that lacked the main face, each with the main face only.
     ``crops[spec][(track_id, frame_index)]`` is the crop of that track's face in that frame
-    (uint8; (S, S, 3) for rgb, (S, S) for gray).  Every detection belongs to exactly one track.
+    (uint8; (S, S, 3) for rgb, (S, S) for gray; float32 (68, 2) points for the landmark kinds:
+    ``LANDMARKS`` calibrated and normalised for LRNet, ``FRAME_LANDMARKS`` as detected, in frame pixels).
+    Every detection belongs to exactly one track.  ``presence``: how many sampled frames show the main face and why
+    the others do not (its sentence is also among the ``warnings`` when a frame lacks it).
     """
 
     frames: tuple[FrameFaces, ...]
@@ -48,6 +64,19 @@ class FaceExtraction:
     crops: dict[CropSpec, dict[TrackKey, np.ndarray]] = field(repr=False)
     warnings: tuple[str, ...] = ()
     shot_starts: tuple[int, ...] = ()  # sampled frames that begin a new shot (tracks never cross them)
+    added_frames: tuple[FrameFaces, ...] = ()
+    presence: FacePresence | None = None
+
+    @property
+    def added(self) -> dict[int, int]:
+        """Sampled frame -> the frame near it whose main face is used instead."""
+        sampled = [f.index for f in self.frames]
+        return {sampled_frame_of(sampled, f.index): f.index for f in self.added_frames}
+
+    @property
+    def all_frames(self) -> tuple[FrameFaces, ...]:
+        """Sampled and added frames, in frame order."""
+        return tuple(sorted(self.frames + self.added_frames, key=lambda f: f.index))
 
     @property
     def no_face(self) -> bool:
@@ -65,57 +94,148 @@ class FaceExtraction:
 def extract_faces(path: str | os.PathLike, info: VideoInfo, indices: Sequence[int], settings: FaceSettings,
                   crop_specs: Iterable[CropSpec], *, sha256: str | None = None, cache: CropCache | None = None,
                   cancel: Callable[[], bool] | None = None, detector: FaceDetector | None = None,
-                  threads: int = 0) -> Generator[Progress, None, FaceExtraction]:
+                  threads: int = 0, landmarker: FaceLandmarker | None = None
+                  ) -> Generator[Progress, None, FaceExtraction]:
     """Detect faces in the frames at ``indices`` and cut every requested crop in the same pass.
 
     ``cancel``: polled between batches; when it returns True, :class:`Cancelled` is raised.
-    ``cache`` is used only together with the evidence's ``sha256``.
+    ``cache`` is used only together with the evidence's ``sha256``.  ``landmarker``: for the landmark kinds
+    (the process's shared one when None).
     """
     indices = tuple(sorted(set(indices)))
     specs = tuple(dict.fromkeys(crop_specs))
+    work = _Work(path, info, settings, cancel, threads, landmarker)
     store = _CacheView(cache, sha256, indices, settings) if cache is not None and sha256 else None
     cached = store.detections() if store else None
     crops = {spec: store.crops(spec) for spec in specs} if store else {spec: None for spec in specs}
     missing = tuple(spec for spec in specs if crops[spec] is None)
-    if cached is not None and not missing:
+    if cached is not None:
         frames, warnings, shots = cached
-        yield Progress(STAGE, len(frames), len(frames), "from cache")
+        if missing:
+            new_crops, more_warnings = yield from _crops_of_known_faces(work, indices, frames, missing)
+            crops.update(new_crops)
+            warnings = list(dict.fromkeys(list(warnings) + more_warnings))
+            store.save(frames, warnings, shots, new_crops, detections_known=True)
+        else:
+            yield Progress(STAGE, len(frames), len(frames), "from cache")
     else:
-        frames, warnings, shots, new_crops = yield from _decode_pass(
-            path, info, indices, settings, missing, cached, cancel, detector, threads)
-        crops.update(new_crops)
+        found = yield from _detect(work, indices, missing, detector)
+        frames, warnings, shots = found.frames, found.warnings, found.shot_starts()
+        crops.update(found.crops)
         if store:
-            store.save(frames, warnings, shots, new_crops, detections_known=cached is not None)
-    return _assemble(frames, crops, warnings, shots)
+            store.save(frames, warnings, shots, found.crops, detections_known=False)
+    return _assemble(indices, frames, crops, warnings, shots, settings)
 
 
-def _decode_pass(path, info, indices, settings, specs, cached, cancel, detector, threads):
-    """Decode, detect (unless ``cached``) and crop: (frames, warnings, shot starts, crops by (frame, face number)).
+@dataclass(frozen=True)
+class _Work:
+    """What every decode pass of one extraction reads and how."""
 
-    Shot changes are found while detecting (every sampled frame is decoded then) and cached with the detections.
-    """
-    known = {f.index: f for f in cached[0]} if cached is not None else None
-    to_decode = [i for i in indices if known[i].faces] if known is not None else list(indices)
-    detector = detector or (shared_detector(settings) if known is None else None)
+    path: str | os.PathLike
+    info: VideoInfo
+    settings: FaceSettings
+    cancel: Callable[[], bool] | None
+    threads: int
+    landmarker: FaceLandmarker | None
+
+
+@dataclass
+class _Decoded:
+    """What decode passes found: faces per frame (weak ones included), crops by (frame, face number), colour
+    signatures of the frames (for shot changes) and decoding warnings."""
+
+    frames: list[FrameFaces]
+    crops: dict[CropSpec, dict[CropKey, np.ndarray]]
+    signatures: list[tuple[int, np.ndarray]]
+    warnings: list[str]
+
+    def shot_starts(self) -> tuple[int, ...]:
+        return find_shot_starts(sorted(self.signatures, key=lambda s: s[0]))
+
+    def tracks(self, settings: FaceSettings) -> list[FaceTrack]:
+        return build_tracks(self.frames, shot_starts=set(self.shot_starts()), start_score=settings.min_score)
+
+    def joined(self, other: _Decoded) -> _Decoded:
+        return _Decoded(self.frames + other.frames, {s: {**c, **other.crops[s]} for s, c in self.crops.items()},
+                        self.signatures + other.signatures, list(dict.fromkeys(self.warnings + other.warnings)))
+
+    def with_added(self, other: _Decoded, added: Sequence[AddedFace]) -> _Decoded:
+        """These frames plus, from ``other``, each added frame with its main face alone (face number 0)."""
+        times = {f.index: f.time_s for f in other.frames}
+        frames = [FrameFaces(a.frame, times[a.frame], (a.face,)) for a in added]
+        crops = {spec: {**c, **{(a.frame, 0): other.crops[spec][(a.frame, a.number)] for a in added}}
+                 for spec, c in self.crops.items()}
+        kept = {a.frame for a in added}
+        signatures = [s for s in other.signatures if s[0] in kept]
+        return _Decoded(self.frames + frames, crops, self.signatures + signatures,
+                        list(dict.fromkeys(self.warnings + other.warnings)))
+
+
+def _detect(work: _Work, indices: Sequence[int], specs: Sequence[CropSpec], detector: FaceDetector | None
+            ) -> Generator[Progress, None, _Decoded]:
+    """Detection and crops over the sampled frames, then over frames near those that lack the main face."""
+    detector = detector or shared_detector(work.settings)
+
+    def faces_of(batch: list[Frame]) -> list[FrameFaces]:
+        return detector.detect(batch, work.settings.continue_score)
+
+    found = yield from _decode_pass(work, indices, faces_of, specs)
+    if not work.settings.top_up:
+        return found
+    tries = frames_to_try(indices, work.info.frame_count, found.frames, found.tracks(work.settings),
+                          found.shot_starts())
+    if not tries:
+        return found
+    near = yield from _decode_pass(work, sorted({f for tried in tries.values() for f in tried}), faces_of, specs,
+                                   TOP_UP_MESSAGE)
+    added = choose_added(tries, near.frames, found.joined(near).tracks(work.settings))
+    return found.with_added(near, added)
+
+
+def _crops_of_known_faces(work: _Work, indices: Sequence[int], frames: Sequence[FrameFaces],
+                          specs: Sequence[CropSpec]) -> Generator[Progress, None, tuple[dict, list[str]]]:
+    """Crops of cached faces: sampled frames in one pass, added frames in another, as when they were detected
+    (so landmarks are calibrated over the same runs of frames)."""
+    known = {f.index: f for f in frames}
+    sampled = set(indices)
     crops: dict[CropSpec, dict[CropKey, np.ndarray]] = {spec: {} for spec in specs}
+    warnings: list[str] = []
+    for subset in ([i for i in known if i in sampled], [i for i in known if i not in sampled]):
+        wanted = sorted(i for i in subset if known[i].faces)
+        if wanted:
+            found = yield from _decode_pass(work, wanted, lambda batch: [known[f.index] for f in batch], specs)
+            for spec, spec_crops in found.crops.items():
+                crops[spec].update(spec_crops)
+            warnings += found.warnings
+    return crops, warnings
+
+
+def _decode_pass(work: _Work, to_decode: Sequence[int], faces_of: Callable[[list[Frame]], list[FrameFaces]],
+                 specs: Sequence[CropSpec], message: str = "") -> Generator[Progress, None, _Decoded]:
+    """Decode ``to_decode`` in batches, find each batch's faces with ``faces_of`` and cut every spec's crops.
+
+    Only one batch of full-resolution frames is held at a time.
+    """
+    crops: dict[CropSpec, dict[CropKey, np.ndarray]] = {spec: {} for spec in specs}
+    stream = _landmark_stream(specs, work.landmarker)
     found: list[FrameFaces] = []
     signatures: list[tuple[int, np.ndarray]] = []
-    with open_source(path, info, threads) as reader:
+    with open_source(work.path, work.info, work.threads) as reader:
         done = 0
-        for batch in _batches(reader.frames(to_decode), frames_per_batch(settings.batch_size, info), cancel):
-            faces = [known[f.index] for f in batch] if known is not None else detector.detect(batch)
+        size = frames_per_batch(work.settings.batch_size, work.info)
+        for batch in _batches(reader.frames(list(to_decode)), size, work.cancel):
+            faces = faces_of(batch)
             _cut(batch, faces, crops)
-            if known is None:
-                signatures += [(f.index, frame_signature(f.image)) for f in batch]
+            if stream is not None:
+                _store_landmarks(stream.add(batch, faces), faces, crops)
+            signatures += [(f.index, frame_signature(f.image)) for f in batch]
             found += faces
             done += len(batch)
             del batch  # the batch's full-resolution frames: freed and handed back before the next one is decoded
             release_free_memory()
-            yield Progress(STAGE, done, len(to_decode))
-        warnings = list(dict.fromkeys((cached[1] if cached is not None else []) + reader.warnings))
-    if cached is not None:
-        return list(cached[0]), warnings, cached[2], crops
-    return found, warnings, find_shot_starts(signatures), crops
+            yield Progress(STAGE, done, len(to_decode), message)
+        warnings = list(reader.warnings)
+    return _Decoded(found, crops, signatures, warnings)
 
 
 def frames_per_batch(batch_size: int, info: VideoInfo) -> int:
@@ -134,19 +254,54 @@ def _batches(frames: Iterator[Frame], size: int, cancel: Callable[[], bool] | No
 
 
 def _cut(batch: Sequence[Frame], faces: Sequence[FrameFaces], crops: dict[CropSpec, dict[CropKey, np.ndarray]]):
+    images = {spec: store for spec, store in crops.items() if not spec.is_landmarks}
     for frame, frame_faces in zip(batch, faces):
         for number, detection in enumerate(frame_faces.faces):
-            for spec, store in crops.items():
+            for spec, store in images.items():
                 store[(frame.index, number)] = spec.cut(frame.image, detection)
 
 
-def _assemble(frames: Sequence[FrameFaces], crops: dict[CropSpec, dict[CropKey, np.ndarray]],
-              warnings: Sequence[str], shot_starts: Sequence[int]) -> FaceExtraction:
-    tracks = build_tracks(frames, shot_starts=set(shot_starts))
+def _landmark_stream(specs: Sequence[CropSpec], landmarker: FaceLandmarker | None) -> LandmarkStream | None:
+    """A stream when a landmark kind is asked for; it calibrates only when ``landmarks`` (LRNet's) are."""
+    kinds = {spec.kind for spec in specs if spec.is_landmarks}
+    if not kinds:
+        return None
+    return LandmarkStream(landmarker or shared_landmarker(), calibrate="landmarks" in kinds)
+
+
+def _store_landmarks(found: dict[CropKey, FaceLandmarks], faces: Sequence[FrameFaces],
+                     crops: dict[CropSpec, dict[CropKey, np.ndarray]]) -> None:
+    """``frame_landmarks``: the raw points; ``landmarks``: the calibrated points normalised as LRNet reads them."""
+    detections = {(f.index, n): d for f in faces for n, d in enumerate(f.faces)}
+    for spec, store in crops.items():
+        if spec.kind == "frame_landmarks":
+            store.update((key, points.raw) for key, points in found.items())
+        elif spec.kind == "landmarks":
+            store.update((key, normalise_landmarks(points.calibrated, detections[key]))
+                         for key, points in found.items())
+
+
+def _assemble(indices: Sequence[int], frames: Sequence[FrameFaces], crops: dict[CropSpec, dict[CropKey, np.ndarray]],
+              warnings: Sequence[str], shot_starts: Sequence[int], settings: FaceSettings) -> FaceExtraction:
+    """Tracks over the detected faces (two thresholds), crops keyed by track, and the main face's presence."""
+    tracks = build_tracks(frames, shot_starts=set(shot_starts), start_score=settings.min_score)
     owner = _track_of_face(frames, tracks)
     by_track = {spec: {owner[key]: crop for key, crop in spec_crops.items() if key in owner}
                 for spec, spec_crops in crops.items()}
-    return FaceExtraction(tuple(frames), tuple(tracks), by_track, tuple(warnings), tuple(shot_starts))
+    sampled = set(indices)
+    kept = _tracked_faces_only(frames, tracks)
+    presence = main_face_presence(indices, [f for f in frames if f.index in sampled], tracks)
+    sentence = presence.sentence()
+    return FaceExtraction(tuple(f for f in kept if f.index in sampled), tuple(tracks), by_track,
+                          tuple(warnings) + ((sentence,) if sentence else ()), tuple(shot_starts),
+                          tuple(f for f in kept if f.index not in sampled), presence)
+
+
+def _tracked_faces_only(frames: Sequence[FrameFaces], tracks: Sequence[FaceTrack]) -> list[FrameFaces]:
+    """The frames in frame order, each with only the faces that belong to a track (weak faces left alone dropped)."""
+    tracked = {id(d) for t in tracks for d in t.detections}
+    return [FrameFaces(f.index, f.time_s, tuple(d for d in f.faces if id(d) in tracked))
+            for f in sorted(frames, key=lambda f: f.index)]
 
 
 def _track_of_face(frames: Sequence[FrameFaces], tracks: Sequence[FaceTrack]) -> dict[CropKey, TrackKey]:

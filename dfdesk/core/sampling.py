@@ -4,16 +4,21 @@ Modes: ``uniform`` (N evenly spaced), ``random`` (N distinct, seeded; Su et al. 
 ``clips`` (N non-overlapping runs of T consecutive frames, evenly spread; LipForensics 25,
 StA 8, Xception-ConvLSTM 30), ``every`` (every k-th frame) and ``all``.  A plan is
 deterministic for its arguments and seed, and is stored with every result (``to_dict``).
+
+When a sampled frame shows no main face, the face pipeline tries frames near it (``nearby_frames``) and the
+analysis scores the one that shows it instead (``with_added_frames``): the number of frames scored stays the plan's.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 MODES = ("uniform", "random", "clips", "every", "all")
+MAX_NEARBY_OFFSET = 12  # frames: a frame tried instead of a sampled one lies at most this far from it
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,46 @@ def plan_sampling(frame_count: int, mode: str, *, frames: int = 16, clip_len: in
 def union_indices(plans: Iterable[SamplingPlan]) -> tuple[int, ...]:
     """Every frame any of ``plans`` needs, sorted: what one decode pass must produce."""
     return tuple(sorted({i for plan in plans for i in plan.indices}))
+
+
+def nearby_frames(indices: Sequence[int], frame_count: int, wanted: Iterable[int]) -> dict[int, tuple[int, ...]]:
+    """Frames to try instead of each ``wanted`` sampled frame: one after it, then one before it.
+
+    Both lie ``d`` frames away, d = (distance to the nearest other sampled frame - 2) // 2, at most MAX_NEARBY_OFFSET,
+    and closer where the video ends first: a tried frame is always nearer to its own sampled frame than to any
+    other, and never next to a frame tried for a neighbour (so no two tries are consecutive frames, which landmark
+    calibration would link).  A frame whose neighbours are close (clips of consecutive frames, ``all``) gets none.
+    """
+    ordered = sorted(set(indices))
+    found: dict[int, tuple[int, ...]] = {}
+    for frame in wanted:
+        offset = min(MAX_NEARBY_OFFSET, (_gap_to_neighbours(ordered, frame) - 2) // 2)
+        if offset < 1:
+            continue
+        tries = (min(frame + offset, frame_count - 1), max(frame - offset, 0))
+        if tries := tuple(dict.fromkeys(c for c in tries if c != frame)):
+            found[frame] = tries
+    return found
+
+
+def _gap_to_neighbours(ordered: list[int], frame: int) -> int:
+    """Frames from ``frame`` to the nearest other frame of ``ordered`` (a large number when there is none)."""
+    position = bisect_left(ordered, frame)
+    neighbours = ordered[max(0, position - 1) : position + 2]
+    return min((abs(n - frame) for n in neighbours if n != frame), default=2 * MAX_NEARBY_OFFSET + 1)
+
+
+def with_added_frames(plan: SamplingPlan, added: Mapping[int, int]) -> SamplingPlan:
+    """The plan with the frame added for each of its frames (``added``: sampled frame -> frame used instead).
+
+    Only a plan of single frames takes them (the face pipeline adds frames only near isolated sampled frames, so
+    clips of consecutive frames never have any).  The sampled frame stays in the plan: it may show other faces.
+    """
+    extra = {added[i] for i in plan.indices if i in added}
+    if not extra or any(len(clip) != 1 for clip in plan.clips):
+        return plan
+    indices = tuple(sorted(set(plan.indices) | extra))
+    return replace(plan, indices=indices, clips=tuple((i,) for i in indices))
 
 
 def _check_arguments(frame_count: int, mode: str, frames: int, clip_len: int, step: int) -> None:

@@ -7,6 +7,14 @@ when the boxes are of similar size and the frames at most ``max_fallback_gap_s``
 A shot change (a cut, found from colour histograms of the sampled frames) closes every open
 track: two people filmed at the same place on either side of a cut never share a track.
 
+Two score thresholds, as ByteTrack does (Zhang et al., "ByteTrack: Multi-Object Tracking by
+Associating Every Detection Box", ECCV 2022): detections scoring at least ``start_score`` are
+confident; the others are weak.  Confident detections are linked first; weak ones then only
+continue a track left unmatched in that frame, and only when they overlap its last or its
+predicted box (no distance fallback).  A track is kept only when it holds a confident
+detection: weak detections seen before a track's first confident one join it when they
+overlap, and a weak detection that never joins a confident track is never a face.
+
 The main track is the one a person would pick: among the tracks seen in at least half as many
 frames as the most-seen track, the one with the largest detections x mean face side.  It gets
 id 0; the others follow in that order.
@@ -33,8 +41,25 @@ SIGNATURE_BINS = (8, 4, 4)  # hue, saturation, value
 class _Open:
     frame_indices: list[int] = field(default_factory=list)
     detections: list[FaceDetection] = field(default_factory=list)
-    last_time_s: float = 0.0
+    times_s: list[float] = field(default_factory=list)
     missed: int = 0  # sampled frames since the last detection
+    confirmed: bool = False  # holds a confident detection: only confirmed tracks are kept
+
+    def add(self, frame: FrameFaces, face: FaceDetection, confident: bool) -> None:
+        self.frame_indices.append(frame.index)
+        self.detections.append(face)
+        self.times_s.append(frame.time_s)
+        self.missed = 0
+        self.confirmed = self.confirmed or confident
+
+    def predicted_box(self, time_s: float) -> Box:
+        """The last box moved on at the velocity between the track's last two faces (the last box when it has one)."""
+        last = self.detections[-1].box
+        if len(self.detections) < 2 or self.times_s[-1] == self.times_s[-2]:
+            return last
+        before = self.detections[-2].box
+        steps = (time_s - self.times_s[-1]) / (self.times_s[-1] - self.times_s[-2])
+        return tuple(b + (b - a) * steps for a, b in zip(before, last))
 
 
 def box_area(box: Box) -> float:
@@ -73,20 +98,28 @@ def link_cost(a: Box, b: Box, iou_threshold: float, max_distance: float, gap_s: 
     return None
 
 
+def overlap_cost(track: _Open, box: Box, time_s: float, iou_threshold: float) -> float | None:
+    """1 - IoU with the track's last or predicted box, whichever overlaps more; None under ``iou_threshold``."""
+    overlap = max(iou(track.detections[-1].box, box), iou(track.predicted_box(time_s), box))
+    return 1.0 - overlap if overlap >= iou_threshold else None
+
+
 def build_tracks(frame_faces: Sequence[FrameFaces], iou_threshold: float = 0.3, max_gap: int = 5,
                  max_distance: float = 1.5, *, shot_starts: Collection[int] = (),
-                 max_fallback_gap_s: float = MAX_FALLBACK_GAP_S) -> list[FaceTrack]:
+                 max_fallback_gap_s: float = MAX_FALLBACK_GAP_S, start_score: float = 0.0) -> list[FaceTrack]:
     """Tracks over the detections; ``max_gap``: sampled frames a track may miss and still continue.
 
     ``max_distance``: the largest centre distance, in mean box sides, accepted when boxes do not overlap.
     ``shot_starts``: frame indices that begin a new shot; every open track ends before them.
+    ``start_score``: detections scoring under it are weak: they only continue tracks (see the module's text).
     """
+    rules = _Rules(iou_threshold, max_distance, max_fallback_gap_s, start_score)
     open_tracks: list[_Open] = []
     closed: list[_Open] = []
     for frame in sorted(frame_faces, key=lambda f: f.index):
         if frame.index in shot_starts:
             closed, open_tracks = closed + open_tracks, []
-        matched = _match(open_tracks, frame, iou_threshold, max_distance, max_fallback_gap_s)
+        matched = _match(open_tracks, frame, rules)
         for track in open_tracks:
             track.missed += 1
         for face_number, face in enumerate(frame.faces):
@@ -94,24 +127,45 @@ def build_tracks(frame_faces: Sequence[FrameFaces], iou_threshold: float = 0.3, 
             if track is None:
                 track = _Open()
                 open_tracks.append(track)
-            track.frame_indices.append(frame.index)
-            track.detections.append(face)
-            track.last_time_s = frame.time_s
-            track.missed = 0
+            track.add(frame, face, confident=rules.confident(face))
         closed += [t for t in open_tracks if t.missed > max_gap]
         open_tracks = [t for t in open_tracks if t.missed <= max_gap]
-    return _finish(closed + open_tracks)
+    return _finish([t for t in closed + open_tracks if t.confirmed])
 
 
-def _match(tracks: list[_Open], frame: FrameFaces, iou_threshold: float, max_distance: float,
-           max_fallback_gap_s: float) -> dict[int, _Open]:
+@dataclass(frozen=True)
+class _Rules:
+    iou_threshold: float
+    max_distance: float
+    max_fallback_gap_s: float
+    start_score: float
+
+    def confident(self, face: FaceDetection) -> bool:
+        return face.score >= self.start_score
+
+    def cost(self, track: _Open, face: FaceDetection, time_s: float) -> float | None:
+        """Confident faces join confirmed tracks by overlap or distance; anything else needs overlap."""
+        if self.confident(face) and track.confirmed:
+            return link_cost(track.detections[-1].box, face.box, self.iou_threshold, self.max_distance,
+                             abs(time_s - track.times_s[-1]), self.max_fallback_gap_s)
+        return overlap_cost(track, face.box, time_s, self.iou_threshold)
+
+
+def _match(tracks: list[_Open], frame: FrameFaces, rules: _Rules) -> dict[int, _Open]:
+    """Face number -> track: confident faces first, then weak faces on the tracks still free (ByteTrack's order)."""
+    confident = [f for f, face in enumerate(frame.faces) if rules.confident(face)]
+    weak = [f for f, face in enumerate(frame.faces) if not rules.confident(face)]
+    matched = _greedy(tracks, frame, confident, rules)
+    free = [t for t in tracks if all(t is not m for m in matched.values())]
+    return matched | _greedy(free, frame, weak, rules)
+
+
+def _greedy(tracks: list[_Open], frame: FrameFaces, face_numbers: list[int], rules: _Rules) -> dict[int, _Open]:
     """Greedy assignment, cheapest pair first: face number -> track."""
     pairs = []
     for t, track in enumerate(tracks):
-        gap_s = abs(frame.time_s - track.last_time_s)
-        for f, face in enumerate(frame.faces):
-            cost = link_cost(track.detections[-1].box, face.box, iou_threshold, max_distance, gap_s,
-                             max_fallback_gap_s)
+        for f in face_numbers:
+            cost = rules.cost(track, frame.faces[f], frame.time_s)
             if cost is not None:
                 pairs.append((cost, t, f))
     used_tracks, matched = set(), {}

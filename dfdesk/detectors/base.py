@@ -2,7 +2,9 @@
 
 A detector never reads files in its constructor and holds no loss or optimizer.
 ``forward(clip)`` takes ``(B, T, C, H, W)`` float tensors, already normalised as
-the model card's input spec says, and returns :class:`DetectorOutput`.
+the model card's input spec says, and returns :class:`DetectorOutput`.  Detectors of
+landmark sequences (crop kind ``"landmarks"``) take ``(B, T, 136)`` instead: 68 (x, y)
+points per frame, already normalised by :func:`dfdesk.core.landmark_calibration.normalise_landmarks`.
 
 Logits are *native*: ``K = 1`` for a single sigmoid output, ``K = 2`` for a
 softmax pair.  Which output means "fake" is recorded in the model card, and
@@ -23,7 +25,7 @@ from torch import nn
 class InputSpec:
     """Preprocessing that a detector expects; the defaults of a model card's [input] table."""
 
-    crop: str = "face"  # "face" | "mouth"
+    crop: str = "face"  # "face" | "mouth" | "landmarks" (68 normalised points a frame; size, colour, mean, std unused)
     size: int = 224
     margin: float = 0.3  # box dilation, fraction of the box side
     colour: str = "rgb"  # "rgb" | "gray"
@@ -33,12 +35,29 @@ class InputSpec:
     sampling: str = "uniform"  # default sampler: "uniform" | "random" | "clips"
 
 
-def crops_to_tensor(crops, spec: InputSpec) -> torch.Tensor:
-    """uint8 crops (T, H, W[, C]) -> float (T, C, H, W) scaled to [0, 1], then ``(x - mean) / std`` per channel.
+LANDMARK_FEATURES = 136  # 68 points x (x, y): one frame of a "landmarks" crop, flattened
 
+
+def clip_shape(spec: InputSpec) -> tuple[int, ...]:
+    """Shape of one clip as ``forward`` takes it (batch axis excluded): (T, 136) or (T, C, H, W)."""
+    if spec.crop == "landmarks":
+        return (spec.frames_per_clip, LANDMARK_FEATURES)
+    return (spec.frames_per_clip, len(spec.mean), spec.size, spec.size)
+
+
+def crops_to_tensor(crops, spec: InputSpec) -> torch.Tensor:
+    """Crops of one clip -> the float tensor a detector takes.
+
+    Image crops: uint8 (T, H, W[, C]) -> float (T, C, H, W) scaled to [0, 1], then ``(x - mean) / std`` per channel.
+    Landmark crops (``spec.crop == "landmarks"``): float (T, 68, 2) points, already normalised, -> float (T, 136),
+    x and y interleaved per point as LRNet reads them.
     The one preprocessing step shared by analysis and training, so the two can never disagree.
     """
     x = torch.from_numpy(np.ascontiguousarray(np.stack(crops) if isinstance(crops, (list, tuple)) else crops))
+    if spec.crop == "landmarks":
+        if tuple(x.shape[1:]) != (LANDMARK_FEATURES // 2, 2):
+            raise ValueError(f"landmark crops are (T, 68, 2) points; got {tuple(x.shape)}")
+        return x.float().reshape(x.shape[0], LANDMARK_FEATURES)
     x = x.float().div_(255.0)
     x = x.unsqueeze(-1) if x.ndim == 3 else x
     x = x.permute(0, 3, 1, 2)

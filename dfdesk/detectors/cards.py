@@ -5,10 +5,17 @@ and its constructor options, the input spec, which output means "fake", the deci
 threshold, the calibration, the training data, the metrics, the licence and the
 weights' SHA-256.  :func:`fake_logit` and :func:`fake_probability` turn a model's native
 logits into P(fake), so nothing else in the app has to know a model's polarity.
+
+A card is data from a stranger (a model folder may be downloaded or copied in by hand), so loading one
+checks it like any untrusted input: the card file and its folder must not be symbolic links, the weights
+file is a bare file name inside the card's folder, every number in the document is finite and in range,
+and the calibration keeps P(fake) increasing with the model's fake score.
 """
 from __future__ import annotations
 
+import math
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,7 @@ import numpy as np
 import tomli_w
 import torch
 
+from dfdesk.core.sampling import MODES as SAMPLING_MODES
 from dfdesk.detectors.base import InputSpec
 
 CARD_FILE = "card.toml"
@@ -24,6 +32,13 @@ OUTPUT_KINDS = ("sigmoid", "softmax")
 SIGMOID_MEANINGS = ("fake", "real")
 CALIBRATION_METHODS = ("none", "temperature", "platt")
 WEIGHTS_FORMATS = ("safetensors", "onnx")
+CROP_KINDS = ("face", "mouth", "landmarks")
+MAX_INPUT_SIZE = 4096  # pixels of a square crop
+MAX_MARGIN = 2.0  # box dilation, as a fraction of the box side
+MAX_FRAMES_PER_CLIP = 1024
+MAX_CLASSES = 1000  # largest softmax fake_index + 1 a card may name
+MAX_NAME_CHARS = 100
+HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 class CardError(ValueError):
@@ -83,25 +98,73 @@ class ModelCard:
         return not self.trained
 
     def validate(self) -> None:
-        """Raise :class:`CardError` naming the first inconsistent field."""
-        _check(bool(self.name), "field 'name' is empty")
+        """Raise :class:`CardError` naming the first inconsistent, non-finite or out-of-range field."""
+        _check(bool(self.name) and len(self.name) <= MAX_NAME_CHARS and self.name.isprintable(),
+               f"field 'name' must be 1 to {MAX_NAME_CHARS} printable characters")
         _check(bool(self.architecture), "field 'architecture' is empty")
         _check_choice("output_kind", self.output_kind, OUTPUT_KINDS)
         _check_choice("sigmoid_means", self.sigmoid_means, SIGMOID_MEANINGS)
-        _check_choice("calibration.method", self.calibration.method, CALIBRATION_METHODS)
         _check_choice("weights_format", self.weights_format, WEIGHTS_FORMATS)
-        _check_choice("input.colour", self.input.colour, ("rgb", "gray"))
+        _check_finite(card_to_dict(self))
         _check(0.0 < self.threshold < 1.0, f"threshold must lie in (0, 1), got {self.threshold}")
-        _check(self.calibration.temperature > 0, "calibration.temperature must be positive")
-        _check(self.input.size > 0, "input.size must be positive")
-        _check(self.input.frames_per_clip > 0, "input.frames_per_clip must be positive")
-        _check(len(self.input.mean) == len(self.input.std), "input.mean and input.std differ in length")
-        _check(all(s > 0 for s in self.input.std), "input.std values must be positive")
         if self.output_kind == "softmax":
-            _check(self.fake_index >= 0, "fake_index must be >= 0")
-        if self.trained:
-            _check(bool(self.weights_file), "a trained card needs 'weights.file'")
-            _check(len(self.weights_sha256) == 64, "a trained card needs a 64-hex-digit 'weights.sha256'")
+            _check(0 <= self.fake_index < MAX_CLASSES, f"fake_index must lie in [0, {MAX_CLASSES}), got "
+                   f"{self.fake_index}")
+        _validate_calibration(self.calibration)
+        _validate_input(self.input)
+        _validate_weights(self)
+
+
+def _validate_calibration(calibration: Calibration) -> None:
+    """Only maps that keep P(fake) increasing with the fake score: a flipped slope would invert the verdict."""
+    _check_choice("calibration.method", calibration.method, CALIBRATION_METHODS)
+    _check(calibration.temperature > 0, "calibration.temperature must be positive")
+    _check(calibration.a > 0, f"calibration.a must be positive (P(fake) must rise with the fake score), "
+                              f"got {calibration.a}")
+
+
+def _validate_input(spec: InputSpec) -> None:
+    _check_choice("input.crop", spec.crop, CROP_KINDS)
+    _check_choice("input.colour", spec.colour, ("rgb", "gray"))
+    _check_choice("input.sampling", spec.sampling, SAMPLING_MODES)
+    _check(0 < spec.size <= MAX_INPUT_SIZE, f"input.size must lie in [1, {MAX_INPUT_SIZE}], got {spec.size}")
+    _check(0.0 <= spec.margin <= MAX_MARGIN, f"input.margin must lie in [0, {MAX_MARGIN}], got {spec.margin}")
+    _check(0 < spec.frames_per_clip <= MAX_FRAMES_PER_CLIP,
+           f"input.frames_per_clip must lie in [1, {MAX_FRAMES_PER_CLIP}], got {spec.frames_per_clip}")
+    _check(len(spec.mean) in (1, 3), "input.mean must hold 1 or 3 values (one per channel)")
+    _check(len(spec.mean) == len(spec.std), "input.mean and input.std differ in length")
+    _check(all(s > 0 for s in spec.std), "input.std values must be positive")
+
+
+def _validate_weights(card: ModelCard) -> None:
+    """The weights file is a bare name in the card's folder (no folders, no '..', no absolute path)."""
+    name = card.weights_file
+    if name:
+        _check(name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+               and ":" not in name, f"weights.file must be a file name inside the card's folder, got {name!r}")
+    if card.trained:
+        _check(bool(name), "a trained card needs 'weights.file'")
+        _check(len(card.weights_sha256) == 64 and set(card.weights_sha256) <= HEX_DIGITS,
+               "a trained card needs a 64-hex-digit 'weights.sha256'")
+
+
+def _check_finite(value: Any, where: str = "") -> None:
+    """Every number anywhere in the card's document (options and metrics included) is finite."""
+    for key, number in _numbers(value, where):
+        _check(math.isfinite(number), f"{key or 'a value'} must be a finite number, got {number}")
+
+
+def _numbers(value: Any, where: str) -> Iterator[tuple[str, float]]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield where, float(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{where}[{index}]")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -162,7 +225,7 @@ def card_from_dict(doc: dict[str, Any], path: Path | None = None) -> ModelCard:
             fake_index=int(output.get("fake_index", 1)),
             sigmoid_means=str(output.get("sigmoid_means", "fake")),
             threshold=float(doc.get("threshold", 0.5)),
-            calibration=Calibration(**_table(doc, "calibration")),
+            calibration=_calibration(_table(doc, "calibration")),
             trained=_bool(doc.get("trained", False), "trained"),
             weights_file=str(weights.get("file", "")),
             weights_sha256=str(weights.get("sha256", "")).lower(),
@@ -175,12 +238,19 @@ def card_from_dict(doc: dict[str, Any], path: Path | None = None) -> ModelCard:
             created_at=str(doc.get("created_at", "")),
             path=path,
         )
+        card.validate()
     except (TypeError, ValueError) as exc:
         if isinstance(exc, CardError):
             raise
         raise CardError(f"invalid value: {exc}") from None
-    card.validate()
     return card
+
+
+def _calibration(table: dict[str, Any]) -> Calibration:
+    unknown = sorted(set(table) - {f.name for f in fields(Calibration)})
+    _check(not unknown, f"unknown calibration field(s): {', '.join(unknown)}")
+    numbers = {key: float(table[key]) for key in ("temperature", "a", "b") if key in table}
+    return Calibration(method=str(table.get("method", "none")), **numbers)
 
 
 def _table(doc: dict[str, Any], key: str) -> dict[str, Any]:
@@ -208,9 +278,12 @@ def _input_spec(table: dict[str, Any]) -> InputSpec:
 
 
 def load_card(path: str | Path) -> ModelCard:
-    """Read a card from its folder or from the ``card.toml`` file itself."""
+    """Read a card from its folder or from the ``card.toml`` file itself; symbolic links are refused."""
     path = Path(path)
     file = path / CARD_FILE if path.is_dir() else path
+    if file.is_symlink() or file.parent.is_symlink():
+        raise CardError(f"{file}: refused: the card or its folder is a symbolic link (a model folder holds its "
+                        "own files)")
     if not file.is_file():
         raise CardError(f"no model card at {file}")
     try:

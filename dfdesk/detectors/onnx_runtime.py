@@ -8,6 +8,13 @@ returns :class:`DetectorOutput` like any PyTorch detector: ``clip_logits``, plus
 ``temporal_weights`` when the graph has them.  It has no spatial maps and no parameters, so Grad-CAM
 cannot run on it (the analysis finds no ``nn.Conv2d`` and skips the heat map).
 
+An ONNX file is untrusted input: :func:`check_onnx_bytes` refuses a file over :data:`MAX_ONNX_BYTES`, external
+data (which would make onnxruntime read files outside the model's folder) and any constant tensor, or
+constant-shaped ``ConstantOfShape``, over :data:`MAX_TENSOR_BYTES`; :func:`probe` runs the graph once on a
+small input of the card's shape (cancelled after :data:`PROBE_SECONDS`) and refuses a run that fails or
+returns non-finite logits.  Import runs both; every load runs the probe, so a graph that only breaks when
+run fails its own detector at load, not the analysis.
+
 The graph contract is the one :func:`dfdesk.detectors.onnx_export.export_onnx` writes: one input
 ``clip`` (B, T, C, H, W) float, outputs named ``clip_logits`` (B, K) and optionally ``frame_logits``
 (B, T, K) and ``temporal_weights`` (B, T); other outputs are ignored.
@@ -15,18 +22,23 @@ The graph contract is the one :func:`dfdesk.detectors.onnx_export.export_onnx` w
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from dfdesk.detectors.base import Detector, DetectorOutput
+from dfdesk.detectors.base import Detector, DetectorOutput, clip_shape
 from dfdesk.detectors.cards import CardError, ModelCard
 from dfdesk.detectors.onnx_export import OUTPUTS, providers
 from dfdesk.detectors.weights import WeightsError, verified_weights_path
 
 INPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 OUTPUT_RANKS = {"clip_logits": 2, "frame_logits": 3, "temporal_weights": 2}
+MAX_ONNX_BYTES = 1 << 30  # 1 GiB: several times the largest detector shipped or trained here
+MAX_TENSOR_BYTES = 1 << 28  # 256 MiB for any one constant tensor, stored or made by ConstantOfShape
+PROBE_SECONDS = 60.0
+PROBE_SEED = 20260
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,7 @@ def load_onnx_detector(card: ModelCard, device: str | torch.device = "cpu") -> O
     data = _verified_bytes(card)
     session = open_session(data, card, prefer_cuda=torch.device(device).type == "cuda")
     layout = check_graph(card, session, cls.frame_level)
+    probe(card, session, layout)
     return OnnxCardDetector(card, session, layout, cls.frame_level, card.output_kind).eval()
 
 
@@ -160,3 +173,94 @@ def _check_outputs(card: ModelCard, session, label: str, frame_level: bool) -> t
             raise WeightsError(f"{label} output {name!r} has {shape[-1]} logits; a softmax card with "
                                f"fake_index {card.fake_index} expects at least {max(2, card.fake_index + 1)}")
     return used
+
+
+# --- untrusted graphs: static limits and a probe run ---------------------------------------------------
+
+def check_onnx_bytes(data: bytes, label: str) -> None:
+    """Refuse an ONNX file that is too large, reads external data, or holds or makes an enormous constant."""
+    import onnx
+
+    if len(data) > MAX_ONNX_BYTES:
+        raise WeightsError(f"{label}: {len(data):,} bytes is over the {MAX_ONNX_BYTES:,}-byte limit for a model")
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises its own DecodeError
+        raise WeightsError(f"{label}: not an ONNX file ({exc})") from None
+    _check_graph_constants(model.graph, label)
+
+
+def _check_graph_constants(graph, label: str) -> None:
+    from onnx import AttributeProto
+
+    constants = {t.name: t for t in graph.initializer}
+    for tensor in graph.initializer:
+        _check_tensor(tensor, label)
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == AttributeProto.TENSOR:
+                _check_tensor(attribute.t, label)
+                if node.op_type == "Constant":
+                    constants.update({name: attribute.t for name in node.output})
+            elif attribute.type == AttributeProto.GRAPH:
+                _check_graph_constants(attribute.g, label)
+            elif attribute.type == AttributeProto.GRAPHS:
+                for body in attribute.graphs:
+                    _check_graph_constants(body, label)
+        if node.op_type == "ConstantOfShape" and node.input and node.input[0] in constants:
+            _check_constant_of_shape(node, constants[node.input[0]], label)
+
+
+def _check_tensor(tensor, label: str) -> None:
+    from onnx import TensorProto
+
+    if tensor.data_location == TensorProto.EXTERNAL or tensor.external_data:
+        raise WeightsError(f"{label}: tensor {tensor.name!r} refers to external data; only self-contained "
+                           "ONNX files are installed")
+    size = _tensor_bytes(tensor.dims, tensor.data_type)
+    if size > MAX_TENSOR_BYTES:
+        raise WeightsError(f"{label}: constant {tensor.name!r} declares {size:,} bytes (limit {MAX_TENSOR_BYTES:,})")
+
+
+def _check_constant_of_shape(node, shape_tensor, label: str) -> None:
+    from onnx import TensorProto, numpy_helper
+
+    shape = numpy_helper.to_array(shape_tensor).astype(np.float64).ravel()
+    value = next((a.t for a in node.attribute if a.name == "value"), None)
+    size = _tensor_bytes(shape, value.data_type if value is not None else TensorProto.FLOAT)
+    if size > MAX_TENSOR_BYTES:
+        raise WeightsError(f"{label}: a ConstantOfShape node makes a {size:,.0f}-byte tensor "
+                           f"(limit {MAX_TENSOR_BYTES:,})")
+
+
+def _tensor_bytes(dims, data_type: int) -> float:
+    from onnx import helper
+
+    try:
+        itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(data_type)).itemsize
+    except (KeyError, TypeError, ValueError):
+        itemsize = 8
+    return float(np.prod([max(float(d), 0.0) for d in dims], dtype=np.float64)) * itemsize
+
+
+def probe(card: ModelCard, session, layout: GraphLayout) -> None:
+    """Run the graph once on a one-clip input of the card's shape; refuse a failing, stuck or non-finite run."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(PROBE_SEED)
+    clip = rng.uniform(-1.0, 1.0, size=(1, *clip_shape(card.input))).astype(layout.input_dtype)
+    options = ort.RunOptions()
+    timer = threading.Timer(PROBE_SECONDS, lambda: setattr(options, "terminate", True))
+    timer.start()
+    try:
+        values = session.run(list(layout.outputs), {layout.input_name: clip}, options)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own pybind exception types
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"model {card.name!r}: the ONNX graph fails on a probe input ({first})") from None
+    finally:
+        timer.cancel()
+    logits = np.asarray(values[layout.outputs.index("clip_logits")], dtype=np.float64)
+    if logits.shape[0] != 1 or not np.all(np.isfinite(logits)):
+        raise WeightsError(f"model {card.name!r}: the ONNX graph returns {logits.shape} logits with non-finite "
+                           "values on a probe input")

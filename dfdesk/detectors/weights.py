@@ -41,10 +41,12 @@ def load_state_dict(card: ModelCard) -> dict[str, torch.Tensor]:
 
 
 def verified_weights_path(card: ModelCard) -> Path:
-    """The card's weights file (any format), after checking that it exists and has the card's SHA-256."""
+    """The card's weights file (any format), after checking that it is a plain file inside the card's
+    folder (not a symbolic link), exists and has the card's SHA-256."""
     path = card.weights_path
     if path is None:
         raise WeightsError(f"model {card.name!r}: the card names no weights file")
+    check_confined(card.name, path)
     if not path.is_file():
         raise WeightsError(f"model {card.name!r}: weights file {path} is missing")
     if not card.weights_sha256:
@@ -56,6 +58,15 @@ def verified_weights_path(card: ModelCard) -> Path:
             f"{card.weights_sha256[:16]}… (file altered, truncated or replaced)"
         )
     return path
+
+
+def check_confined(name: str, path: Path) -> None:
+    """Refuse a weights path that is a symbolic link or resolves outside its card's folder."""
+    if path.is_symlink():
+        raise WeightsError(f"model {name!r}: {path.name} is a symbolic link; refused (weights live in the "
+                           "model's own folder)")
+    if not path.resolve().is_relative_to(path.parent.resolve()):
+        raise WeightsError(f"model {name!r}: {path} leaves the model's folder; refused")
 
 
 def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:

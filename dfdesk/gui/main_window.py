@@ -18,6 +18,9 @@ from dfdesk.gui.views.evidence_table import EvidencePage
 from dfdesk.gui.views.jobs_panel import JobsPanel
 from dfdesk.gui.views.model_manager import ModelManager
 from dfdesk.gui.views.settings_dialog import SettingsDialog
+from dfdesk.gui.views.triage_view import TriagePage
+from dfdesk.services.analysis import AnalysisRequest
+from dfdesk.services.batch import BatchOptions, run_batch
 from dfdesk.services.devices import device_description
 from dfdesk.store.database import Database
 
@@ -29,8 +32,14 @@ def ask_report_path(parent, suggested: str) -> Path | None:
     return Path(out) if out else None
 
 
+def ask_batch_folder(parent) -> Path | None:
+    folder = QFileDialog.getExistingDirectory(parent, "Analyse a folder")
+    return Path(folder) if folder else None
+
+
 class MainWindow(QMainWindow):
     ask_report_path = staticmethod(ask_report_path)  # replaceable (tests, scripted use)
+    ask_batch_folder = staticmethod(ask_batch_folder)
 
     def __init__(self, db: Database, settings: AppSettings, jobs: JobQueue):
         super().__init__()
@@ -77,6 +86,7 @@ class MainWindow(QMainWindow):
         self.evidence.analyse_requested.connect(self.analyse)
         self.evidence.analysis_opened.connect(self.open_analysis)
         self.evidence.resume_requested.connect(self.resume)
+        self.cases.analyse_all_requested.connect(self.analyse_all)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.jobs.job_added.connect(self._watch_job)
 
@@ -85,6 +95,7 @@ class MainWindow(QMainWindow):
         self.new_case_action = self._action(file_menu, "&New case…", "Ctrl+N", self.cases.ask_create)
         self.add_action = self._action(file_menu, "&Add videos…", QKeySequence.StandardKey.Open,
                                        self.evidence.choose_files)
+        self.batch_action = self._action(file_menu, "Analyse a &folder…", "", self.choose_batch_folder)
         self.export_action = self._action(file_menu, "&Export report…", "Ctrl+E", self.export_report)
         self.recent_menu = file_menu.addMenu("&Recent cases")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -156,7 +167,7 @@ class MainWindow(QMainWindow):
 
     def close_tab(self, index: int) -> None:
         page = self.tabs.widget(index)
-        if isinstance(page, AnalysisPage):
+        if isinstance(page, AnalysisPage | TriagePage):
             page.shutdown()
             self.tabs.removeTab(index)
             page.deleteLater()
@@ -204,6 +215,43 @@ class MainWindow(QMainWindow):
 
     def _watch_job(self, job: Job) -> None:
         job.failed.connect(lambda message, j=job: dialogs.show_error(self, f"{j.title} failed", message))
+
+    # --- batch triage ----------------------------------------------------------------------------
+    def analyse_all(self, case_id: int) -> Job:
+        """Triage every video of the case not analysed yet, in the job queue, into the case's triage tab."""
+        return self.start_batch(case_id, [])
+
+    def choose_batch_folder(self) -> Job | None:
+        case = self.evidence.case
+        if case is None or case.closed:
+            dialogs.show_info(self, "Analyse a folder", "Open a case first: the folder's videos are filed in it.")
+            return None
+        folder = self.ask_batch_folder(self)
+        return self.start_batch(case.id, [folder]) if folder else None
+
+    def start_batch(self, case_id: int, paths: list[Path]) -> Job:
+        """The batch of ``paths`` (none: the case's own evidence) with the default ensemble and settings."""
+        page = self.open_triage(case_id)
+        options = BatchOptions(case=page.case_name, inputs=tuple(str(p) for p in paths), recursive=True,
+                               request=AnalysisRequest(device=self.settings.device))
+        actor = self.analyst.name
+        job = self.jobs.submit(f"Triage of {page.case_name}",
+                               lambda ctx: run_batch(self.db, options, actor, cancel=ctx.is_cancelled), gpu=True)
+        page.watch(job)
+        job.finished.connect(self.evidence.refresh)
+        return job
+
+    def open_triage(self, case_id: int) -> TriagePage:
+        for index in range(1, self.tabs.count()):
+            page = self.tabs.widget(index)
+            if isinstance(page, TriagePage) and page.case_id == case_id:
+                self.tabs.setCurrentIndex(index)
+                return page
+        page = TriagePage(self.db, case_id)
+        page.analysis_opened.connect(self.open_analysis)
+        page.batch_requested.connect(lambda paths, c=case_id: self.start_batch(c, paths))
+        self.tabs.setCurrentIndex(self.tabs.addTab(page, page.title))
+        return page
 
     # --- reports, models, settings ---------------------------------------------------------------
     def export_report(self) -> Job | None:

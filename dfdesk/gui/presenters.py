@@ -5,10 +5,9 @@ from dataclasses import dataclass
 
 from dfdesk.core.outcome import DETECTOR_FAILED, DETECTOR_NEEDS_TRAINING, DETECTOR_NO_INPUT, DETECTOR_USED
 from dfdesk.services.results import AnalysisView
+from dfdesk.services.verdicts import headline
 
 FUSED = "fused"
-VERDICT_WORDS = {"fake": "Likely manipulated", "real": "No manipulation found", "inconclusive": "Inconclusive",
-                 "no_face": "No face found"}
 STATUS_WORDS = {DETECTOR_NEEDS_TRAINING: "needs training", DETECTOR_FAILED: "failed",
                 DETECTOR_NO_INPUT: "no usable input"}
 
@@ -37,9 +36,11 @@ def percent(probability: float | None) -> str:
 
 
 def verdict_headline(view: AnalysisView) -> str:
+    """The categorical verdict in words that do not overclaim (never "real")."""
     if view.verdict is None:
         return f"No verdict ({view.status})"
-    return VERDICT_WORDS.get(view.verdict.label, view.verdict.label)
+    words = headline(view.verdict.label)
+    return words[0].upper() + words[1:]
 
 
 def verdict_probability_text(view: AnalysisView) -> str:
@@ -47,7 +48,28 @@ def verdict_probability_text(view: AnalysisView) -> str:
     if verdict is None or verdict.fake_probability is None:
         return "no fake probability"
     band = f" (band {percent(verdict.band[0])}–{percent(verdict.band[1])})" if verdict.band else ""
-    return f"P(fake) {percent(verdict.fake_probability)}{band}"
+    odds = " at even prior odds" if verdict.evidence is not None else ""
+    return f"P(fake){odds} {percent(verdict.fake_probability)}{band}"
+
+
+def evidence_text(view: AnalysisView) -> str:
+    """The likelihood ratio with its bounds and ENFSI verbal equivalent, or why there is none."""
+    verdict = view.verdict
+    if verdict is None:
+        return ""
+    if verdict.evidence is None:
+        return (f"No likelihood ratio: the fusion rule '{verdict.fusion}' is not calibrated on validation videos "
+                "(an administrator fits one with dfdesk train --stacking).")
+    return verdict.evidence.summary()
+
+
+def coverage_text(view: AnalysisView) -> str:
+    """What a "no manipulation detected" result covers: the families validated on, with detection rates."""
+    verdict = view.verdict
+    if verdict is None or verdict.coverage is None:
+        return ("Coverage unknown: these models were not validated here on labelled videos, so a result without "
+                "detected manipulation says nothing about any particular manipulation method.")
+    return verdict.coverage.statement()
 
 
 def detector_bars(view: AnalysisView) -> list[DetectorBar]:
@@ -61,6 +83,14 @@ def curve_names(view: AnalysisView) -> list[str]:
     """Detectors with per-frame points, then the fused curve last."""
     names = [d.name for d in view.detectors if d.status == DETECTOR_USED and view.points.get(d.name)]
     return names + ([FUSED] if view.points.get(FUSED) else [])
+
+
+def fused_label(view: AnalysisView) -> str:
+    """The fused curve's name: calibrated when a fitted ensemble gave a likelihood ratio, else its rule."""
+    verdict = view.verdict
+    if verdict is not None and verdict.evidence is not None:
+        return "fused (calibrated)"
+    return f"fused ({verdict.fusion})" if verdict is not None and verdict.fusion else FUSED
 
 
 def attention_points(view: AnalysisView) -> list[tuple[int, float]]:

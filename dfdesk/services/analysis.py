@@ -28,7 +28,7 @@ from dfdesk.core.outcome import (
 )
 from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces
 from dfdesk.core.probe import sha256_file
-from dfdesk.core.sampling import SamplingPlan, union_indices
+from dfdesk.core.sampling import SamplingPlan, union_indices, with_added_frames
 from dfdesk.core.types import Progress, VideoInfo
 from dfdesk.detectors.cards import CardError, ModelCard
 from dfdesk.detectors.registry import create_detector
@@ -107,15 +107,24 @@ class DetectorScored:
 
 
 @dataclass(frozen=True)
-class _Job:
-    analysis_id: int
-    case_id: int
-    evidence_id: int
+class AnalysisPlan:
+    """What one analysis of one video runs, decided before any work and without the database: the video, the
+    models, each model's frames and the device.  Batch workers compute with it in other processes or on other
+    machines; ``run_analysis`` uses the same plan."""
+
     info: VideoInfo
     sha256: str
     selection: Selection
     plans: dict[str, SamplingPlan]
     device: str
+
+
+@dataclass(frozen=True)
+class _Job:
+    analysis_id: int
+    case_id: int
+    evidence_id: int
+    plan: AnalysisPlan
 
 
 def run_analysis(db: Database, evidence_id: int, request: AnalysisRequest, actor: str,
@@ -125,7 +134,7 @@ def run_analysis(db: Database, evidence_id: int, request: AnalysisRequest, actor
     job = _start(db, evidence_id, request, actor, resume_id)
     started = time.perf_counter()
     try:
-        outcome = yield from _compute(job, request, cancel)
+        outcome = yield from compute_outcome(job.plan, request, (job.case_id, job.analysis_id), cancel)
     except (Cancelled, AnalysisCancelled):
         _end(db, job, "cancelled", actor, "cancelled by the analyst")
         raise AnalysisCancelled("the analysis was cancelled") from None
@@ -153,6 +162,18 @@ def _start(db: Database, evidence_id: int, request: AnalysisRequest, actor: str,
             raise AnalysisError(f"no evidence with id {evidence_id}")
         info, digest, case_id = _video_info(evidence), evidence.sha256, evidence.case_id
     _verify_hash(db, info.path, digest, case_id, evidence_id, actor)
+    plan = plan_analysis(info, digest, request)
+    with db.unit_of_work() as session:
+        analysis = _analysis_row(session, evidence_id, request, actor, plan, resume_id)
+        audit.record(session, actor, "analysis.start", case_id=case_id, evidence_id=evidence_id,
+                     analysis_id=analysis.id, models=[c.name for c in plan.selection.usable], resumed=resume_id)
+        analysis_id = analysis.id
+    return _Job(analysis_id, case_id, evidence_id, plan)
+
+
+def plan_analysis(info: VideoInfo, sha256: str, request: AnalysisRequest) -> AnalysisPlan:
+    """The models, per-model frame plans and device an analysis of this video runs (no database, no file read).
+    AnalysisError when the request cannot run (unknown model, bad fusion rule, no such device)."""
     try:
         selection = select_models(request.models)
         device = resolve_device(request.device)
@@ -161,12 +182,17 @@ def _start(db: Database, evidence_id: int, request: AnalysisRequest, actor: str,
         Fuser(request.fusion, {c.name: c for c in selection.usable})  # a bad fusion rule fails before any work
     except ValueError as exc:
         raise AnalysisError(str(exc)) from None
-    with db.unit_of_work() as session:
-        analysis = _analysis_row(session, evidence_id, request, actor, selection, plans, device, resume_id)
-        audit.record(session, actor, "analysis.start", case_id=case_id, evidence_id=evidence_id,
-                     analysis_id=analysis.id, models=[c.name for c in selection.usable], resumed=resume_id)
-        analysis_id = analysis.id
-    return _Job(analysis_id, case_id, evidence_id, info, digest, selection, plans, device)
+    return AnalysisPlan(info, sha256, selection, plans, device)
+
+
+def add_analysis_row(session, evidence_id: int, request: AnalysisRequest, actor: str, plan: AnalysisPlan,
+                     worker: dict) -> Analysis:
+    """A new ``running`` analysis row for a plan computed elsewhere (a batch worker), in the caller's transaction;
+    ``worker`` says which process on which machine computed it.  The caller saves the outcome in the same
+    transaction (``analysis_store.save_outcome``), so the row is never seen half-done."""
+    analysis = _analysis_row(session, evidence_id, request, actor, plan, None)
+    analysis.settings = {**analysis.settings, "worker": dict(worker)}
+    return analysis
 
 
 def _verify_hash(db: Database, path: str, digest: str, case_id: int, evidence_id: int, actor: str) -> None:
@@ -182,15 +208,15 @@ def _verify_hash(db: Database, path: str, digest: str, case_id: int, evidence_id
                             f"instead of {digest[:16]}…); it is not analysed")
 
 
-def _analysis_row(session, evidence_id, request, actor, selection, plans, device, resume_id) -> Analysis:
+def _analysis_row(session, evidence_id, request, actor, plan: AnalysisPlan, resume_id) -> Analysis:
     settings = {"sampling": request.sampling or "per model card", "frames": request.frames or "per model card",
                 "models_requested": list(request.models) if request.models else "every trained model",
-                "device": device, "requested_device": request.device, "fusion": request.fusion,
+                "device": plan.device, "requested_device": request.device, "fusion": request.fusion,
                 "frame_aggregation": request.frame_aggregation,
                 "batch_size": request.batch_size, "heatmaps_per_detector": request.heatmaps_per_detector,
-                "face_settings": request.face.to_dict(), "plans": {n: p.to_dict() for n, p in plans.items()},
+                "face_settings": request.face.to_dict(), "plans": {n: p.to_dict() for n, p in plan.plans.items()},
                 "worker": {"pid": os.getpid(), "host": socket.gethostname()}}
-    models = [_model_record(c) for c in selection.usable]
+    models = [_model_record(c) for c in plan.selection.usable]
     if resume_id is not None:
         analysis = session.get(Analysis, resume_id)
         if analysis is None or analysis.evidence_id != evidence_id or analysis.status == "done":
@@ -227,48 +253,65 @@ def _video_info(evidence: Evidence) -> VideoInfo:
                      has_audio=evidence.has_audio, is_vfr=evidence.is_vfr, pixel_format=evidence.pixel_format)
 
 
-def _compute(job: _Job, request: AnalysisRequest, cancel) -> Generator[Progress | DetectorScored, None,
-                                                                         AnalysisOutcome]:
+def face_settings_for(plan: AnalysisPlan, request: AnalysisRequest) -> FaceSettings:
+    """The face settings the analysis detects with (the plan's device): the crop cache is keyed by them."""
+    return replace(request.face, device=plan.device)
+
+
+def extract_plan_faces(plan: AnalysisPlan, request: AnalysisRequest, cancel=None
+                       ) -> Generator[Progress, None, FaceExtraction]:
+    """Decode, face detection and every model's crops for the plan, through the on-disk crop cache: what
+    ``compute_outcome`` does first, so a batch worker can run this step in another process beforehand."""
+    specs = {CropSpec.from_input(c.input) for c in plan.selection.usable}
+    return (yield from extract_faces(
+        plan.info.path, plan.info, union_indices(plan.plans.values()), face_settings_for(plan, request), specs,
+        sha256=plan.sha256, cache=CropCache(paths.cache_dir() / "crops"), cancel=cancel))
+
+
+def compute_outcome(plan: AnalysisPlan, request: AnalysisRequest, heatmaps_for: tuple[int, int], cancel=None
+                    ) -> Generator[Progress | DetectorScored, None, AnalysisOutcome]:
+    """Faces, detectors, fusion and verdict of one video, without the database.  The heat-map PNGs are written
+    to the data folder of ``heatmaps_for`` (case id, analysis id)."""
     torch.manual_seed(request.seed)
     timings: dict[str, float] = {}
-    specs = {c.name: CropSpec.from_input(c.input) for c in job.selection.usable}
+    specs = {c.name: CropSpec.from_input(c.input) for c in plan.selection.usable}
     started = time.perf_counter()
-    face_settings = replace(request.face, device=job.device)
-    extraction = yield from extract_faces(
-        job.info.path, job.info, union_indices(job.plans.values()), face_settings, set(specs.values()),
-        sha256=job.sha256, cache=CropCache(paths.cache_dir() / "crops"), cancel=cancel)
+    extraction = yield from extract_plan_faces(plan, request, cancel)
     timings["decode+faces"] = round(time.perf_counter() - started, 4)
-    excluded = _excluded_runs(job.selection)
-    frames_wanted = len(union_indices(job.plans.values()))
-    if extraction.no_face or not job.selection.usable:
-        return no_face_outcome(extraction, excluded, job.plans, frames_wanted, timings, request,
-                               bool(job.selection.usable))
+    excluded = _excluded_runs(plan.selection)
+    frames_wanted = len(union_indices(plan.plans.values()))
+    if extraction.no_face or not plan.selection.usable:
+        return no_face_outcome(extraction, excluded, plan.plans, frames_wanted, timings, request,
+                               bool(plan.selection.usable))
     runs, scores = [], {}
-    for card in job.selection.usable:
-        run, clip_scores, model = yield from _run_detector(card, job, extraction, specs[card.name], request, cancel)
+    for card in plan.selection.usable:
+        run, clip_scores, model = yield from _run_detector(card, plan, extraction, specs[card.name], request, cancel)
         timings[card.name] = run.seconds
         runs.append(run)
         scores[card.name] = (card, clip_scores, model)
         yield DetectorScored(card.name, run.fake_probability, run.status)
     started = time.perf_counter()
-    heatmaps = render_heatmaps(job.case_id, job.analysis_id, runs, scores, extraction, specs, job.device,
+    heatmaps = render_heatmaps(*heatmaps_for, runs, scores, extraction, specs, plan.device,
                                request.heatmaps_per_detector)
     timings["explanations"] = round(time.perf_counter() - started, 4)
     return build_outcome(extraction, runs + excluded, scores, heatmaps, frames_wanted, timings, request)
 
 
-def _run_detector(card, job: _Job, extraction: FaceExtraction, spec: CropSpec, request: AnalysisRequest, cancel):
+def _run_detector(card, plan: AnalysisPlan, extraction: FaceExtraction, spec: CropSpec, request: AnalysisRequest,
+                  cancel):
     started = time.perf_counter()
     frame_level = is_frame_level(card)
     yield Progress(f"detector {card.name}", 0, 1, f"running {card.name}")
     try:
-        model = create_detector(card, job.device)
+        model = create_detector(card, plan.device)
     except (CardError, WeightsError) as exc:
         return DetectorRun(card.name, card.version, card.architecture, card.weights_sha256, DETECTOR_FAILED,
                            str(exc)), [], None
-    clips = clip_inputs(extraction, spec, job.plans[card.name], card.input.frames_per_clip, frame_level)
-    clip_scores = list(score_clips(model, card, clips, job.device, request.batch_size, cancel))
-    times = {f.index: f.time_s for f in extraction.frames}
+    # a frame the face pipeline added near a sampled frame without the main face is scored in its place
+    frames_plan = with_added_frames(plan.plans[card.name], extraction.added)
+    clips = clip_inputs(extraction, spec, frames_plan, card.input.frames_per_clip, frame_level)
+    clip_scores = list(score_clips(model, card, clips, plan.device, request.batch_size, cancel))
+    times = {f.index: f.time_s for f in extraction.all_frames}
     run = detector_run(card, clip_scores, extraction.main_track.track_id, times, frame_level,
                        request.frame_aggregation, time.perf_counter() - started)
     yield Progress(f"detector {card.name}", 1, 1, f"{card.name} done")
@@ -280,5 +323,6 @@ def _excluded_runs(selection: Selection) -> list[DetectorRun]:
                         "no trained weights installed: excluded from the verdict") for c in selection.needs_training]
 
 
-__all__ = ["AnalysisCancelled", "AnalysisError", "AnalysisRequest", "DetectorScored", "DETECTOR_NO_INPUT",
+__all__ = ["AnalysisCancelled", "AnalysisError", "AnalysisPlan", "AnalysisRequest", "DetectorScored",
+           "DETECTOR_NO_INPUT", "add_analysis_row", "compute_outcome", "extract_plan_faces", "plan_analysis",
            "run_analysis"]

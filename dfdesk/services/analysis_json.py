@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from dfdesk import __version__
+from dfdesk.core.likelihood import EvidenceStrength
 from dfdesk.services.results import AnalysisView
+from dfdesk.services.verdicts import headline
 
 
 def analysis_document(view: AnalysisView) -> dict:
@@ -17,13 +19,16 @@ def analysis_document(view: AnalysisView) -> dict:
         "video": {"path": evidence.path, "sha256": evidence.sha256, "width": evidence.width,
                   "height": evidence.height, "fps": evidence.fps, "frames": evidence.frame_count,
                   "duration_s": evidence.duration_s, "rotation": evidence.rotation, "vfr": evidence.is_vfr},
-        "verdict": verdict.label if verdict else None,
+        "verdict": verdict.label if verdict else None,  # for scripts: "real" means no manipulation detected
+        "verdict_text": headline(verdict.label if verdict else None),
         "fake_probability": verdict.fake_probability if verdict else None,
         "uncertainty_band": list(verdict.band) if verdict and verdict.band else None,
         "thresholds": {"fake": verdict.fake_threshold, "real": verdict.real_threshold} if verdict else None,
         "agreement": verdict.agreement if verdict else None,
         "explanation": verdict.explanation if verdict else None,
         "fusion": verdict.fusion if verdict else None,
+        **evidence_fields(verdict.evidence if verdict else None),
+        "coverage": verdict.coverage.to_dict() if verdict and verdict.coverage else None,
         "seed": view.seed,
         "settings": view.settings,
         "detectors": [_detector(run, view) for run in view.detectors],
@@ -35,6 +40,19 @@ def analysis_document(view: AnalysisView) -> dict:
         "warnings": list(view.warnings),
         "timings_s": view.timings_s,
     }
+
+
+def evidence_fields(evidence: EvidenceStrength | None) -> dict:
+    """The likelihood ratio, bounded by the validation data, and its ENFSI verbal equivalent (None without a fitted
+    ensemble)."""
+    if evidence is None:
+        return {"likelihood_ratio": None, "log10_lr": None, "lr_bounds": None, "verbal": None, "evidence": None}
+    return {"likelihood_ratio": evidence.likelihood_ratio, "log10_lr": round(evidence.log10_lr, 4),
+            "lr_bounds": list(evidence.lr_bounds), "verbal": evidence.verbal,
+            "evidence": {"favours": evidence.favours, "at_bound": evidence.at_bound,
+                         "validation_videos": evidence.validation_videos,
+                         "validation_fakes": evidence.validation_fakes, "members": list(evidence.members),
+                         "in_validation": evidence.in_validation, "summary": evidence.summary()}}
 
 
 def _detector(run, view: AnalysisView) -> dict:

@@ -2,9 +2,19 @@
 
 Each model is a folder holding ``card.toml`` and its weights.  Bundled models ship with the
 app; trained and imported models go to :func:`dfdesk.paths.user_models_dir`.
+
+A model folder is untrusted input.  Scanning skips, with a warning naming the folder, every card that does not
+validate (see :mod:`dfdesk.detectors.cards`), every folder that is a symbolic link, and, once the installation
+has an admin (:mod:`dfdesk.services.installation`), every user-folder model without a valid registration: a
+``registration.json`` beside the card, signed with the installation's key, that binds the model's name to the
+SHA-256 of its card and of its weights.  :func:`import_model` and :func:`register_model` write it, and need an
+:class:`~dfdesk.services.installation.AdminGrant` once the installation has an admin.  An imported ONNX graph is
+size-checked, checked for enormous constants and run on a probe input before it is installed, so one broken
+model is refused at import instead of failing later analyses.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -22,11 +32,22 @@ from dfdesk.detectors.base import InputSpec
 from dfdesk.detectors.cards import CARD_FILE, CardError, ModelCard, load_card, save_card
 from dfdesk.detectors.onnx_export import ExportResult, OnnxExportError
 from dfdesk.detectors.onnx_export import export_onnx as export_detector
-from dfdesk.detectors.weights import WeightsError, check_state_dict, import_checkpoint, read_safetensors, sha256_file
+from dfdesk.detectors.weights import (
+    WeightsError,
+    check_state_dict,
+    import_checkpoint,
+    read_safetensors,
+    sha256_file,
+    verified_weights_path,
+)
+from dfdesk.services import installation, signing
+from dfdesk.services.installation import AdminGrant
+from dfdesk.services.profiles import ProfileError
 
 log = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
+REGISTRATION_FILE = "registration.json"
 
 
 class ModelStoreError(ValueError):
@@ -51,13 +72,17 @@ def model_dirs() -> list[Path]:
 
 
 def scan_installed() -> InstalledModels:
-    """Every readable card, plus a problem entry for each unreadable card or duplicate name."""
+    """Every usable card, plus a problem entry for each unreadable, unregistered or duplicate one."""
     found = InstalledModels()
     names: set[str] = set()
+    registration_needed = installation.has_admin()
     for root in model_dirs():
+        user_folder = root == paths.user_models_dir()
         for card_file in sorted(root.glob(f"*/{CARD_FILE}")) if root.is_dir() else []:
             try:
                 card = load_card(card_file)
+                if user_folder and registration_needed:
+                    check_registration(card)
             except CardError as exc:
                 found.problems.append(CardProblem(card_file.parent, str(exc)))
                 continue
@@ -116,16 +141,22 @@ def import_model(
     source: str = "",
     description: str = "",
     metrics: dict[str, Any] | None = None,
+    grant: AdminGrant | None = None,
 ) -> ModelCard:
     """Install weights (safetensors, a PyTorch checkpoint, or ONNX) with a card in the user models folder.
 
     An ONNX file written by :func:`export_onnx` carries its card's polarity and input spec in its
     metadata (``dfdesk.card``); they are used unless given here.  Otherwise a sigmoid means "fake".
+    Once the installation has an admin, ``grant`` must come from that admin's login
+    (:func:`dfdesk.services.installation.grant_admin`).
     """
+    admin = _authorised(grant, "installing a model")
     src = Path(weights_path)
     if not src.is_file():
         raise ModelStoreError(f"weights file {src} does not exist")
     _check_new_name(name)
+    if src.suffix.lower() == ".onnx":
+        _check_onnx(src)  # size and constants before anything else reads the file
     cls = _architecture(architecture)
     options = dict(options or {})
     exported = _exported_card(src, architecture)
@@ -151,11 +182,77 @@ def import_model(
             if fmt == "onnx":
                 _check_onnx_fits(card, staging / weights_file, cls.frame_level)
             save_card(card, staging)
+            card.path = staging
+            _write_registration(card, admin)
         except (CardError, WeightsError) as exc:
             raise ModelStoreError(f"cannot import {src.name}: {exc}") from None
         final = paths.user_models_dir() / name
         shutil.move(str(staging), final)
+    installation.record(admin, "model.install", name=name, architecture=architecture,
+                        weights_sha256=card.weights_sha256, source=str(src))
     return load_card(final)
+
+
+# --- registration: which user-folder models an admin installed ---------------------------------------
+
+def register_model(name: str, grant: AdminGrant | None = None) -> ModelCard:
+    """Register a model already in the user models folder (trained here, or copied in by an admin)."""
+    admin = _authorised(grant, "registering a model")
+    folder = paths.user_models_dir() / name
+    if folder.is_symlink() or not (folder / CARD_FILE).is_file():
+        raise ModelStoreError(f"no model folder named {name!r} in {paths.user_models_dir()}")
+    try:
+        card = load_card(folder)
+        if card.trained:
+            verified_weights_path(card)
+        _write_registration(card, admin)
+    except (CardError, WeightsError) as exc:
+        raise ModelStoreError(f"cannot register {name!r}: {exc}") from None
+    installation.record(admin, "model.register", name=card.name, weights_sha256=card.weights_sha256)
+    return card
+
+
+def check_registration(card: ModelCard) -> None:
+    """Raise CardError unless the card's folder holds a registration, signed by a key this installation
+    trusts, of exactly this card and these weights."""
+    file = card.path / REGISTRATION_FILE
+    if file.is_symlink() or not file.is_file():
+        raise CardError("not registered by an admin of this installation (copied in by hand?); ignored. An admin "
+                        f"can register it: dfdesk models register {card.name}")
+    try:
+        entry = json.loads(file.read_text(encoding="utf-8"))
+        body, signer, signature = entry["registration"], entry["signer"], entry["signature"]
+    except (OSError, ValueError, KeyError, TypeError):
+        body = signer = signature = None
+    if not (isinstance(body, dict) and isinstance(signer, str) and isinstance(signature, str)):
+        raise CardError(f"{REGISTRATION_FILE} is unreadable; ignored")
+    if signing.check(_registration_message(body), signer, signature) is not True:
+        raise CardError(f"{REGISTRATION_FILE} is not signed by this installation; ignored")
+    if body != _registration_body(card, body.get("registered_by", ""), body.get("at", "")):
+        raise CardError("the card or its weights changed since an admin registered them; ignored")
+
+
+def _write_registration(card: ModelCard, admin: str) -> None:
+    body = _registration_body(card, admin, datetime.now(UTC).isoformat(timespec="seconds"))
+    signer, signature = signing.sign(_registration_message(body))
+    doc = {"registration": body, "signer": signer, "signature": signature}
+    (card.path / REGISTRATION_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
+
+
+def _registration_body(card: ModelCard, admin: str, at: str) -> dict[str, str]:
+    return {"name": card.name, "card_sha256": sha256_file(card.path / CARD_FILE),
+            "weights_sha256": card.weights_sha256, "registered_by": admin, "at": at}
+
+
+def _registration_message(body: dict) -> bytes:
+    return b"dfdesk model registration\n" + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _authorised(grant: AdminGrant | None, action: str) -> str:
+    try:
+        return installation.require_grant(grant, action)
+    except ProfileError as exc:
+        raise ModelStoreError(str(exc)) from None
 
 
 def _check_new_name(name: str) -> None:
@@ -176,8 +273,8 @@ def _install_weights(src: Path, folder: Path, architecture: str, options: dict) 
     suffix = src.suffix.lower()
     try:
         if suffix == ".onnx":
-            _check_onnx(src)
             shutil.copyfile(src, folder / "model.onnx")
+            _check_onnx(folder / "model.onnx")  # the copy is what gets installed: check it, not the source
             return "model.onnx", "onnx"
         dst = folder / "model.safetensors"
         if suffix == ".safetensors":
@@ -201,19 +298,30 @@ def _check_fits(weights: Path, architecture: str, options: dict, label: str) -> 
 
 
 def _check_onnx(path: Path) -> None:
+    """Size, external data and constants first (without parsing a file over the limit), then ONNX's checker."""
     import onnx
 
+    from dfdesk.detectors.onnx_runtime import MAX_ONNX_BYTES, check_onnx_bytes
+
     try:
+        size = path.stat().st_size
+        if size > MAX_ONNX_BYTES:
+            raise ModelStoreError(f"{path.name}: {size:,} bytes is over the {MAX_ONNX_BYTES:,}-byte limit for a model")
+        check_onnx_bytes(path.read_bytes(), path.name)
         onnx.checker.check_model(str(path))
+    except WeightsError as exc:
+        raise ModelStoreError(f"cannot import {path.name}: {exc}") from None
     except (onnx.checker.ValidationError, OSError, ValueError) as exc:
         raise ModelStoreError(f"{path.name} is not a valid ONNX model ({str(exc).splitlines()[0]})") from None
 
 
 def _check_onnx_fits(card: ModelCard, path: Path, frame_level: bool) -> None:
-    """The graph's inputs and outputs fit the card (the same check as at every load)."""
-    from dfdesk.detectors.onnx_runtime import check_graph, open_session
+    """The graph's inputs and outputs fit the card and it runs on a probe input (the same checks as at every
+    load), so a graph that breaks when run is refused here rather than failing every later analysis."""
+    from dfdesk.detectors.onnx_runtime import check_graph, open_session, probe
 
-    check_graph(card, open_session(str(path), card), frame_level)
+    session = open_session(str(path), card)
+    probe(card, session, check_graph(card, session, frame_level))
 
 
 CARD_METADATA_KEY = "dfdesk.card"

@@ -16,7 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -39,6 +39,8 @@ from dfdesk.services.report_layout import (
     ReportContent,
     build_pdf,
 )
+from dfdesk.services.report_signature import sign_staged_report
+from dfdesk.services.report_trust import RecordsDisagree, actor_label, gather_trust
 from dfdesk.services.results import AnalysisView, EvidenceView, ResultNotFound, load_analysis
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis, Evidence, Report
@@ -69,7 +71,11 @@ def export_report(db: Database, analysis_id: int, out_path: str | Path, actor: s
     target = Path(out_path).absolute()
     _check_target(target)
     check = verify_analysis_evidence(db, analysis_id, actor)
-    content = gather_content(db, analysis_id, check, examiner or actor)
+    try:
+        trust = gather_trust(db, analysis_id, actor)  # refuses records that disagree with their audit events
+    except RecordsDisagree as exc:
+        raise ReportError(str(exc)) from None
+    content = replace(gather_content(db, analysis_id, check, examiner or actor), trust=trust)
     with _staged_files(target) as (staged_pdf, staged_sum):
         digest = _write_pdf(content, staged_pdf)
         staged_sum.write_text(f"{digest}  {target.name}\n", encoding="utf-8")
@@ -120,7 +126,7 @@ def gather_content(db: Database, analysis_id: int, check: HashCheck, examiner: s
         except ResultNotFound as exc:
             raise ReportError(str(exc)) from None
         events = audit.events_for(session, evidence_id=analysis.evidence.id)
-        audit_lines = tuple(AuditLine(e.at, e.actor, e.action, _details(e.details)) for e in events)
+        audit_lines = tuple(AuditLine(e.at, actor_label(e), e.action, _details(e.details)) for e in events)
     return ReportContent(report_uid=str(uuid.uuid4()), created_at=datetime.now().astimezone(), examiner=examiner,
                          dfdesk_version=__version__, analysis=analysis, hash_check=check,
                          models=model_facts(analysis), key_frames=key_frames(analysis, check), audit=audit_lines)
@@ -304,6 +310,7 @@ def _write_pdf(content: ReportContent, staged: Path) -> str:
         build_pdf(content, stream)
         stream.flush()
         os.fsync(stream.fileno())
+    sign_staged_report(staged, content)  # PAdES signature, before the hash that the database records
     return sha256_file(staged)
 
 

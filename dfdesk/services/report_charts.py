@@ -40,7 +40,7 @@ def timeline_drawing(spec: TimelineSpec, width: float, height: float, font: str 
     names = sorted(n for n in spec.series if n != FUSED) + ([FUSED] if FUSED in spec.series else [])
     legend = [_series_entry(name, position) for position, name in enumerate(names)] + [
         (f"fake threshold {spec.fake_threshold:.2f}", FAKE_RED, 0.6, True),
-        (f"real threshold {spec.real_threshold:.2f}", REAL_GREEN, 0.6, True)]
+        (f"lower threshold {spec.real_threshold:.2f}", REAL_GREEN, 0.6, True)]
     legend_rows = math.ceil(len(legend) / 3)
     drawing = Drawing(width, height)
     drawing.initialFontName = font  # the renderer's starting font; its default (Helvetica) is not embedded

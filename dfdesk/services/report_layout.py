@@ -24,9 +24,11 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from dfdesk import paths
+from dfdesk.core.likelihood import DECISION_LOG10_LR, format_lr
 from dfdesk.core.outcome import DETECTOR_NEEDS_TRAINING, DETECTOR_USED
 from dfdesk.services.report_charts import TimelineSpec, timeline_drawing
 from dfdesk.services.results import AnalysisView
+from dfdesk.services.verdicts import headline
 
 SANS, BOLD, MONO = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono"
 # Fonts for the characters DejaVu lacks, tried in order: Chinese and Japanese, then Korean (Hangul)
@@ -103,6 +105,22 @@ class ReportContent:
     models: tuple[ModelFacts, ...]
     key_frames: tuple[KeyFrame, ...]
     audit: tuple[AuditLine, ...]
+    trust: TrustFacts | None = None  # the records section; None leaves it out
+
+
+@dataclass(frozen=True)
+class TrustFacts:
+    """The audit log's head when the report was made, who made it, and the PDF signature's certificate."""
+
+    audit_count: int
+    audit_hash: str
+    audit_signer: str  # fingerprint of the installation key that signed the head
+    audit_signature: str
+    chain_problems: int  # what `dfdesk audit verify` found in the log at export
+    exporter: str
+    exporter_authenticated: bool | None  # None: the database has no profiles (single-user)
+    certificate_sha256: str
+    unaudited: tuple[str, ...] = ()  # records of this analysis that no audit event describes
 
 
 def build_pdf(content: ReportContent, stream: BinaryIO) -> None:
@@ -122,7 +140,7 @@ def build_pdf(content: ReportContent, stream: BinaryIO) -> None:
 def story(content: ReportContent) -> list:
     parts = [*title_block(content), *integrity_alert(content.hash_check), *evidence_section(content),
              *method_section(content), *results_section(content), *conclusion_section(content),
-             *limitations_section(content), *audit_section(content)]
+             *limitations_section(content), *audit_section(content), *records_section(content.trust)]
     return parts
 
 
@@ -351,10 +369,20 @@ def fusion_text(analysis: AnalysisView) -> str:
     verdict = analysis.verdict
     if verdict is None:
         return NOT_RECORDED
+    if verdict.evidence is not None:
+        members = ", ".join(verdict.evidence.members) or "none: no model ranked them better than chance"
+        return (f"Rule: {verdict.fusion}, the ensemble fitted on {verdict.evidence.validation_videos} labelled "
+                f"validation videos: each model's P(fake) calibrated (Platt), the models that add ranking power "
+                f"stacked by logistic regression (members with weight: {members}), and the fused score turned into a "
+                "likelihood ratio by a calibration fitted out of sample and bounded by ELUB (Vergeer et al. 2016). "
+                f"P(fake) is that LR read at even prior odds. Verdict: manipulation detected when the LR is at least "
+                f"{LR_WORDS}; no manipulation detected by these models when it is at most 1/{LR_WORDS}; both with "
+                "the whole uncertainty band on that side of LR 1; inconclusive otherwise.")
     return (f"Rule: {verdict.fusion or NOT_RECORDED}, over the calibrated P(fake) of every model used (models that "
-            "need training, failed or had no input are excluded). Verdict: fake when the whole uncertainty band lies "
-            f"at or above {verdict.fake_threshold:.2f}, real when it lies at or below {verdict.real_threshold:.2f}, "
-            "inconclusive otherwise.")
+            "need training, failed or had no input are excluded); no likelihood ratio, as no ensemble fitted on "
+            "validation videos was used. Verdict: manipulation detected when the whole uncertainty band lies at or "
+            f"above {verdict.fake_threshold:.2f}; no manipulation detected by these models when it lies at or below "
+            f"{verdict.real_threshold:.2f}; inconclusive otherwise.")
 
 
 STATUS_WORDS = {DETECTOR_USED: "used", DETECTOR_NEEDS_TRAINING: "excluded: needs training",
@@ -371,12 +399,15 @@ def status_words(status: str) -> str:
 
 # --- 4. results ----------------------------------------------------------------------------------
 
-VERDICT_WORDS = {
-    "fake": "MANIPULATED: the models find this video likely to be a deepfake.",
-    "real": "NO MANIPULATION DETECTED by these models (this is not proof that the video is authentic).",
-    "inconclusive": "INCONCLUSIVE: the models cannot tell whether this video was manipulated.",
-    "no_face": "NO VERDICT: no face was found in the sampled frames.",
+VERDICT_WORDS = {  # the verdict as the report states it, then what it means ("real" is a value for scripts only)
+    "fake": ("fake (manipulation detected)", "The models find signs that this video was manipulated."),
+    "real": ("no manipulation detected by these models", "This covers only the manipulation methods they were "
+             "validated on, at the detection rates stated under Limitations; it does not establish that the video "
+             "is unaltered."),
+    "inconclusive": ("inconclusive", "The models cannot tell whether this video was manipulated."),
+    "no_face": ("no face found", "No face was found in the sampled frames, so no model could score the video."),
 }
+LR_WORDS = format_lr(10 ** DECISION_LOG10_LR)
 
 
 def results_section(content: ReportContent) -> list:
@@ -389,9 +420,13 @@ def verdict_block(analysis: AnalysisView) -> list:
     verdict = analysis.verdict
     if verdict is None:
         return [para("No verdict was recorded for this analysis.", "verdict")]
-    parts = [para(f"Verdict: {verdict.label} — {VERDICT_WORDS.get(verdict.label, verdict.label)}", "verdict")]
+    shown, meaning = VERDICT_WORDS.get(verdict.label, (headline(verdict.label), ""))
+    parts = [para(f"Verdict: {shown}", "verdict"), para(meaning)]
+    parts += evidence_block(verdict)
     if verdict.fake_probability is not None:
-        parts.append(para(f"Fused probability that the video is fake, P(fake) = {percent(verdict.fake_probability)}."))
+        odds = " at even prior odds" if verdict.evidence is not None else ""
+        parts.append(para(f"Fused probability that the video is fake{odds}, P(fake) = "
+                          f"{percent(verdict.fake_probability)}."))
     if verdict.band:
         low, high = verdict.band
         parts.append(para(f"Uncertainty band: {low:.2f} to {high:.2f}, i.e. the probability of manipulation is "
@@ -402,11 +437,32 @@ def verdict_block(analysis: AnalysisView) -> list:
     return parts
 
 
+def evidence_block(verdict) -> list:
+    """The likelihood ratio, its bounds, its verbal equivalent and the validation set's size."""
+    evidence = verdict.evidence
+    if evidence is None:
+        return [para("Evidence strength: no likelihood ratio (no ensemble fitted on validation videos was used).")]
+    low, high = evidence.lr_bounds
+    bound = " It reached a bound and was clipped there." if evidence.at_bound else ""
+    reals = evidence.validation_videos - evidence.validation_fakes
+    return [key_values([
+        ("Likelihood ratio", f"LR = {format_lr(evidence.likelihood_ratio)} (log10 LR = {evidence.log10_lr:+.2f}): "
+                             "how much more probable these scores are if the face was manipulated than if it was "
+                             f"not.{bound}"),
+        ("Bounds", f"{format_lr(low)} to {format_lr(high)}: the largest support either way that the validation "
+                   "videos can justify (empirical lower and upper bounds, ELUB)."),
+        ("Verbal scale (ENFSI 2015)", evidence.verbal),
+        ("Validation set", f"{evidence.validation_videos} labelled videos ({evidence.validation_fakes} manipulated, "
+                           f"{reals} not), each original left out together with its fakes."),
+    ]), Spacer(1, 4)] + ([para("Warning: this video is one of the validation videos; its LR is not out of sample.")]
+                         if evidence.in_validation else [])
+
+
 def band_position(low: float, high: float, fake_threshold: float, real_threshold: float) -> str:
     if low >= fake_threshold:
-        return f"The whole band lies above the fake threshold ({fake_threshold:.2f})."
+        return f"The whole band lies above the upper threshold ({fake_threshold:.2f})."
     if high <= real_threshold:
-        return f"The whole band lies below the real threshold ({real_threshold:.2f})."
+        return f"The whole band lies below the lower threshold ({real_threshold:.2f})."
     return (f"The band overlaps the undecided zone between {real_threshold:.2f} and {fake_threshold:.2f}, "
             "so no firm call can be made.")
 
@@ -416,7 +472,7 @@ def model_results_table(models: tuple[ModelFacts, ...]) -> Table:
     for m in models:
         used = m.status == DETECTOR_USED and m.fake_probability is not None
         threshold = "—" if m.threshold is None else f"{m.threshold:.2f}"
-        reading = ("fake side" if m.fake_probability >= m.threshold else "real side") if used and m.threshold \
+        reading = ("flags" if m.fake_probability >= m.threshold else "does not flag") if used and m.threshold \
             is not None else "—"
         rows.append([m.name, m.version, status_words(m.status), threshold,
                      percent(m.fake_probability) if used else "— (no score)", reading, m.note])
@@ -433,8 +489,10 @@ def timeline_block(analysis: AnalysisView) -> list:
     verdict = analysis.verdict
     spec = TimelineSpec(series, analysis.evidence.duration_s or max(p.time_s for s in series.values() for p in s),
                         verdict.fake_threshold if verdict else 0.5, verdict.real_threshold if verdict else 0.5, main)
-    caption = (f"P(fake) per sampled frame of face track {main} (the main face) for every model and the fused "
-               "score; breaks in a line are frames without that face.")
+    fused = "fused calibrated score (the bounded LR at even prior odds)" if verdict and verdict.evidence else \
+        "fused score"
+    caption = (f"P(fake) per sampled frame of face track {main} (the main face) for every model and the {fused}; "
+               "breaks in a line are frames without that face.")
     return [para("Timeline", "h2"), timeline_drawing(spec, TEXT_WIDTH, 190, SANS), para(caption, "small")]
 
 
@@ -447,12 +505,15 @@ def track_block(analysis: AnalysisView) -> list:
         per_model = "; ".join(f"{d.name} {d.track_probabilities[track.track_index]:.2f}" for d in analysis.detectors
                               if track.track_index in d.track_probabilities)
         first, last = min(track.frame_indices), max(track.frame_indices)
-        rows.append([str(track.track_index), "yes" if track.is_main else "no", str(len(track.frame_indices)),
+        presence = analysis.face_presence.get(track.track_index)
+        share = (f"{presence.with_face}/{presence.sampled} ({round(100 * presence.share)} %)" if presence
+                 else str(len(track.frame_indices)))
+        rows.append([str(track.track_index), "yes" if track.is_main else "no", share,
                      f"frames {first}–{last} ({first / fps:.2f}–{last / fps:.2f} s)",
                      percent(track.fake_probability), per_model or "—"])
     return [para("Face tracks", "h2"),
-            grid(["Track", "Main", "Frames", "Span", "Fused P(fake)", "Per model P(fake)"], rows,
-                 [34, 34, 42, 130, 70, TEXT_WIDTH - 310])]
+            grid(["Track", "Main", "Face in sampled", "Span", "Fused P(fake)", "Per model P(fake)"], rows,
+                 [34, 34, 62, 125, 70, TEXT_WIDTH - 325])]
 
 
 def key_frame_block(content: ReportContent) -> list:
@@ -517,9 +578,26 @@ def limitation_lines(content: ReportContent) -> list[str]:
                  "videos look different to a model.")
     lines.append("Scores are computed on sampled frames only; manipulation confined to frames that were not sampled, "
                  "or to faces that were not detected, is not seen. Audio is not analysed.")
-    lines.append("A 'real' verdict means these models found no sign of manipulation; it is not proof of "
-                 "authenticity. Any verdict should be weighed with the rest of the case.")
+    if (main := content.analysis.main_presence) is not None:
+        lines.append(f"The main face was found in {main.words()}; the scores of the main face rest on those frames "
+                     "only.")
+    lines += coverage_lines(content.analysis)
     return lines
+
+
+def coverage_lines(analysis: AnalysisView) -> list[str]:
+    """What "no manipulation detected by these models" covers, and what it does not."""
+    verdict = analysis.verdict
+    lines = ["'No manipulation detected by these models' means only that: these models, on the frames and faces "
+             "examined, found no sign of the manipulation methods they were validated on. It does not establish that "
+             "the video is unaltered. Any verdict should be weighed with the rest of the case."]
+    if verdict is None or verdict.coverage is None:
+        return [*lines, "Coverage: the ensemble used was not validated here on labelled videos, so no detection rate "
+                        "can be given for any manipulation method."]
+    size = (f" ({verdict.evidence.validation_videos} labelled validation videos, out of sample)"
+            if verdict.evidence is not None else "")
+    return [*lines, f"Coverage{size}: {verdict.coverage.statement()} Rates are measured at the verdict's operating "
+                    f"point (LR at least {LR_WORDS}) on few videos and are uncertain."]
 
 
 def audit_section(content: ReportContent) -> list:
@@ -530,6 +608,31 @@ def audit_section(content: ReportContent) -> list:
     if not rows:
         return [*parts, para("No audit events recorded.")]
     return [*parts, grid(["Time", "Actor", "Action", "Details"], rows, [118, 60, 85, TEXT_WIDTH - 263], 6.5)]
+
+
+def records_section(trust: TrustFacts | None) -> list:
+    """The audit head this report was made against, who made it, and how to check the PDF's signature."""
+    if trust is None:
+        return []
+    chain = ("verified intact: hash chain and signatures" if not trust.chain_problems else
+             f"{trust.chain_problems} PROBLEM(S) found by `dfdesk audit verify` at export")
+    who = {True: "an authenticated profile", None: "single-user installation: no profiles, no login",
+           False: "NOT AUTHENTICATED: a name from DFDESK_ANALYST or the operating-system user, without a login"}
+    rows = [("Audit events", f"{trust.audit_count:,}"), ("Head hash", para(trust.audit_hash, "mono")),
+            ("Head signature", para(trust.audit_signature or "unsigned", "mono")),
+            ("Signed by key", para(trust.audit_signer or "none", "mono")), ("Audit log at export", chain),
+            ("Exported by", f"{trust.exporter} ({who[trust.exporter_authenticated]})"),
+            ("PDF certificate SHA-256", para(trust.certificate_sha256, "mono"))]
+    rows += [("NOT AUDITED", para(line, "alert")) for line in trust.unaudited]
+    return [para("7. Integrity of the records", "h1"),
+            para("The audit log's head when this report was made. A later audit log with fewer events, or another "
+                 f"hash at event {trust.audit_count:,}, was truncated or rewritten after this report.",
+                 "intro_small"),
+            key_values(rows),
+            para("This PDF carries a digital signature (PAdES) made with this installation's self-signed "
+                 "certificate. A PDF reader that validates it shows that the file is unchanged since signing and "
+                 "which installation signed it, once the certificate's SHA-256 above has been compared with the "
+                 "installation's; it does not prove a person's legal identity.", "intro_small")]
 
 
 # --- 6. page header and footer -------------------------------------------------------------------

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dfdesk.core.coverage import Coverage
+from dfdesk.core.face_presence import TrackPresence, track_presence
+from dfdesk.core.likelihood import EvidenceStrength
 from dfdesk.core.outcome import DetectorRun, FramePoint, Heatmap, TrackOutcome, Verdict
 from dfdesk.store.tables import Analysis, Artifact, Case, Evidence, FaceTrackRow, FrameScore, Note
 
@@ -71,6 +74,14 @@ class AnalysisView:
     warnings: tuple[str, ...]
     error: str
     notes: tuple[NoteView, ...]
+    # track index -> how many of the sampled frames (every plan's frames together) show that track's face, counting
+    # a frame added near a sampled frame for it; empty when the analysis recorded no plans
+    face_presence: dict[int, TrackPresence] = field(default_factory=dict)
+
+    @property
+    def main_presence(self) -> TrackPresence | None:
+        main = next((t.track_index for t in self.tracks if t.is_main), None)
+        return self.face_presence.get(main) if main is not None else None
 
 
 def evidence_view(evidence: Evidence, case: Case) -> EvidenceView:
@@ -89,22 +100,40 @@ def load_analysis(session: Session, analysis_id: int) -> AnalysisView:
         raise ResultNotFound(f"no analysis with id {analysis_id}")
     evidence = analysis.evidence
     summary = analysis.summary or {}
+    settings = dict(analysis.settings or {})
+    tracks = _tracks(session, analysis_id)
     return AnalysisView(
         id=analysis.id, status=analysis.status, created_at=analysis.created_at, created_by=analysis.created_by,
         finished_at=analysis.finished_at, evidence=evidence_view(evidence, evidence.case),
-        settings=dict(analysis.settings or {}), seed=analysis.seed, models=list(analysis.models or []),
+        settings=settings, seed=analysis.seed, models=list(analysis.models or []),
         verdict=Verdict(**_verdict_fields(summary["verdict"])) if summary.get("verdict") else None,
         detectors=tuple(_detector_run(d) for d in summary.get("detectors", [])),
-        tracks=_tracks(session, analysis_id), points=_points(session, analysis_id),
+        tracks=tracks, points=_points(session, analysis_id),
         heatmaps=_heatmaps(session, analysis_id), frames_sampled=summary.get("frames_sampled", 0),
         frames_with_face=summary.get("frames_with_face", 0), timings_s=dict(analysis.timings or {}),
         warnings=tuple(summary.get("warnings", [])), error=analysis.error or "",
-        notes=_notes(session, analysis))
+        notes=_notes(session, analysis), face_presence=_face_presence(settings, tracks))
+
+
+def _face_presence(settings: dict, tracks: tuple[TrackOutcome, ...]) -> dict[int, TrackPresence]:
+    """Per track, its share of the sampled frames: the union of the recorded plans' frames (a frame the face
+    pipeline added near a sampled frame stands for the nearest sampled frame)."""
+    plans = settings.get("plans") or {}
+    sampled = sorted({int(i) for plan in plans.values() for i in plan.get("indices", [])})
+    if not sampled:
+        return {}
+    return {t.track_index: track_presence(sampled, t.frame_indices) for t in tracks}
 
 
 def _verdict_fields(data: dict) -> dict:
-    band = data.get("band")
-    return {**data, "band": tuple(band) if band else None}
+    """The saved verdict (asdict of core.outcome.Verdict) back as constructor arguments; analyses saved before
+    likelihood ratios existed have no evidence or coverage."""
+    band, evidence, coverage = data.get("band"), data.get("evidence"), data.get("coverage")
+    if evidence:
+        evidence = EvidenceStrength(**{**evidence, "lr_bounds": tuple(evidence["lr_bounds"]),
+                                       "members": tuple(evidence["members"])})
+    return {**data, "band": tuple(band) if band else None, "evidence": evidence or None,
+            "coverage": Coverage.from_dict(coverage) if coverage else None}
 
 
 def _detector_run(data: dict) -> DetectorRun:

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 
 from dfdesk import paths
+from dfdesk.core.coverage import NO_MANIPULATION_DETECTED
 from dfdesk.core.fusion import (
+    FUSION_RULES,
     STACKING_FILE,
     FusionError,
     Stacking,
@@ -16,6 +19,15 @@ from dfdesk.core.fusion import (
     decide,
     fuse,
     validation_weight,
+)
+from dfdesk.core.likelihood import (
+    DECISION_LOG10_LR,
+    EvidenceStrength,
+    LrModel,
+    decide_from_lr,
+    even_odds_probability,
+    evidence_strength,
+    log10_lr_of,
 )
 from dfdesk.core.outcome import (
     DETECTOR_NO_INPUT,
@@ -29,11 +41,27 @@ from dfdesk.core.outcome import (
 from dfdesk.core.pipeline import FaceExtraction
 from dfdesk.detectors.scoring import units_of
 
+FUSION_CHOICES = ("auto", *FUSION_RULES)  # auto: the fitted ensemble when one fits the models run, else mean
+HEADLINES = {"fake": "likely manipulated", "real": NO_MANIPULATION_DETECTED, "inconclusive": "inconclusive",
+             "no_face": "no face found"}
+
+
+def headline(label: str | None) -> str:
+    """The words every screen, report and summary line shows for a categorical verdict: "real" is a value for
+    scripts, never shown; it reads "no manipulation detected by these models"."""
+    return HEADLINES.get(label or "", "no verdict")
+
+
+def stacking_files() -> list[Path]:
+    """Where a fitted ensemble is looked for: the user's models folder (``dfdesk train --stacking`` writes there),
+    then the one shipped with dfdesk."""
+    return [paths.user_models_dir() / STACKING_FILE, paths.bundled_models_dir() / STACKING_FILE]
+
 
 def load_stacking() -> Stacking | None:
-    """The stacking fitted by ``dfdesk train --stacking`` (None when there is none); FusionError when unreadable."""
-    path = paths.user_models_dir() / STACKING_FILE
-    if not path.is_file():
+    """The fitted ensemble (None when there is none); FusionError when the file found is unreadable or bad."""
+    path = next((p for p in stacking_files() if p.is_file()), None)
+    if path is None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -43,22 +71,55 @@ def load_stacking() -> Stacking | None:
 
 
 class Fuser:
-    """The fusion rule of one analysis, applied to any subset of detectors."""
+    """The fusion rule of one analysis, applied to any subset of detectors.
+
+    ``auto`` uses the fitted ensemble when there is one for exactly these models (same weights) and falls back to
+    the plain mean otherwise, saying why in ``note``.
+    """
 
     def __init__(self, rule: str, cards: dict):
-        self.rule = rule
+        self.note = ""
         self.weights = {name: validation_weight(card.metrics) for name, card in cards.items()}
-        self.stacking = load_stacking() if rule == "stacking" else None
-        if rule == "stacking" and self.stacking is None:
-            raise FusionError("stacking fusion needs weights fitted by the trainer (none installed)")
-        if self.stacking is not None:  # weights fitted on other models (or other weights) are refused
-            self.stacking.check_models({name: card.weights_sha256 for name, card in cards.items()})
+        hashes = {name: card.weights_sha256 for name, card in cards.items()}
+        self.rule, self.stacking = (self._auto(hashes) if rule == "auto" else (rule, self._fitted(rule, hashes)))
 
-    def __call__(self, probabilities: dict[str, float]) -> float:
-        rule = self.rule
-        if rule == "stacking" and not set(probabilities) <= set(self.stacking.weights):
-            rule = "mean"  # a frame seen by only some detectors
-        return fuse(probabilities, rule, weights=self.weights, stacking=self.stacking)
+    @staticmethod
+    def _fitted(rule: str, hashes: dict[str, str]) -> Stacking | None:
+        if rule != "stacking":
+            return None
+        stacking = load_stacking()
+        if stacking is None:
+            raise FusionError("stacking fusion needs weights fitted by the trainer (none installed)")
+        stacking.check_models(hashes)  # weights fitted on other models (or other weights) are refused
+        return stacking
+
+    def _auto(self, hashes: dict[str, str]) -> tuple[str, Stacking | None]:
+        try:
+            stacking = self._fitted("stacking", hashes)
+        except FusionError as exc:
+            self.note = (f"no fitted ensemble for these models ({exc}); the plain mean was used and no likelihood "
+                         "ratio can be given")
+            return "mean", None
+        return "stacking", stacking
+
+    @property
+    def likelihood(self) -> LrModel | None:
+        return self.stacking.likelihood if self.stacking is not None else None
+
+    def __call__(self, probabilities: dict[str, float]) -> float | None:
+        """The fused P(fake); None when a member of the fitted ensemble did not score (a frame only some saw)."""
+        if self.stacking is not None and not set(self.stacking.members) <= set(probabilities):
+            return None
+        return fuse(probabilities, self.rule, weights=self.weights, stacking=self.stacking)
+
+    def evidence(self, probabilities: dict[str, float], sha256: str = "") -> EvidenceStrength | None:
+        """The bounded likelihood ratio of the video's scores (None without a fitted LR calibration)."""
+        if self.likelihood is None:
+            return None
+        s = self.stacking
+        return evidence_strength(s.likelihood, s.fused_logit(probabilities), validation_videos=s.validation_videos,
+                                 validation_fakes=s.validation_fakes, members=s.members,
+                                 in_validation=bool(sha256) and sha256 in s.validation_sha256)
 
 
 MIN_SCORED_UNITS = 3  # fewer scored frames (or clips) per detector than this cannot carry a verdict
@@ -75,33 +136,60 @@ def evidence_problem(decoded: int, wanted: int, units: dict[str, list[float]]) -
 
 
 def build_outcome(extraction: FaceExtraction, runs: list[DetectorRun], scores: dict, heatmaps, frames_wanted: int,
-                  timings, request) -> AnalysisOutcome:
+                  timings, request, sha256: str = "") -> AnalysisOutcome:
+    """``sha256``: the evidence's hash, to say when the video is one the fitted ensemble was validated on."""
     used = [r for r in runs if r.status == DETECTOR_USED]
     cards = {name: card for name, (card, _clips, _model) in scores.items()}
     fuser = Fuser(request.fusion, {r.name: cards[r.name] for r in used})
-    main = extraction.main_track.track_id
-    if not used:
-        verdict = Verdict("inconclusive", None, None, VerdictRule().fake_threshold, VerdictRule().real_threshold,
-                          "no detector produced a score", "no detector could score the faces of this video",
-                          request.fusion)
-        return _outcome(extraction, runs, verdict, (), heatmaps, timings, fuser, request)
     probabilities = {r.name: r.fake_probability for r in used}
-    p = fuser(probabilities)
+    p = fuser(probabilities) if used else None
+    if p is None:
+        absent = ", ".join(sorted(set(fuser.stacking.members) - set(probabilities))) if used else ""
+        why = (f"a member of the fitted ensemble ({absent}) produced no score" if used else
+               "no detector could score the faces of this video")
+        verdict = Verdict("inconclusive", None, None, VerdictRule().fake_threshold, VerdictRule().real_threshold,
+                          agreement(probabilities, {r.name: r.threshold for r in used}), why, fuser.rule,
+                          coverage=_coverage(fuser))
+        return _outcome(extraction, runs, verdict, (), heatmaps, timings, fuser, request)
+    main = extraction.main_track.track_id
     units = {r.name: units_of(scores[r.name][1], main) for r in used}
-    frame_level = {r.name: r.frame_level for r in used}
-
-    def reduce(name, values):
-        return aggregate_frames(values, request.frame_aggregation) if frame_level[name] else float(values.mean())
-
-    band = bootstrap_band(units, fuser, reduce=reduce, seed=request.seed)
-    rule = VerdictRule()
-    label, explanation = decide(p, band, rule)
+    band = _band(units, {r.name: r.frame_level for r in used}, fuser, request)
+    evidence = fuser.evidence(probabilities, sha256)
+    rule = _rule(evidence)
+    label, explanation = _decide(p, band, rule, evidence)
     problem = evidence_problem(len(extraction.frames), frames_wanted, units)
     if problem:
         label, explanation = "inconclusive", f"{problem}; {explanation}"
     verdict = Verdict(label, p, band, rule.fake_threshold, rule.real_threshold,
-                      agreement(probabilities, {r.name: r.threshold for r in used}), explanation, request.fusion)
+                      agreement(probabilities, {r.name: r.threshold for r in used}), explanation, fuser.rule,
+                      evidence, _coverage(fuser))
     return _outcome(extraction, runs, verdict, _fused_points(used, fuser), heatmaps, timings, fuser, request)
+
+
+def _band(units: dict[str, list[float]], frame_level: dict[str, bool], fuser: Fuser, request) -> tuple[float, float]:
+    """90% bootstrap band of the fused P(fake) over each detector's scored frames (or clips)."""
+    def reduce(name, values):
+        return aggregate_frames(values, request.frame_aggregation) if frame_level[name] else float(values.mean())
+
+    return bootstrap_band(units, fuser, reduce=reduce, seed=request.seed)
+
+
+def _rule(evidence: EvidenceStrength | None) -> VerdictRule:
+    """With a likelihood ratio, the P(fake) thresholds are the decision LRs read at even prior odds."""
+    if evidence is None:
+        return VerdictRule()
+    fake = even_odds_probability(DECISION_LOG10_LR)
+    return VerdictRule(0.5, fake, 1.0 - fake)
+
+
+def _decide(p: float, band: tuple[float, float], rule: VerdictRule, evidence: EvidenceStrength | None):
+    if evidence is None:
+        return decide(p, band, rule)
+    return decide_from_lr(evidence.log10_lr, (log10_lr_of(band[0]), log10_lr_of(band[1])))
+
+
+def _coverage(fuser: Fuser):
+    return fuser.stacking.coverage if fuser.stacking is not None else None
 
 
 def _fused_points(used: list[DetectorRun], fuser: Fuser) -> tuple[FramePoint, ...]:
@@ -111,16 +199,16 @@ def _fused_points(used: list[DetectorRun], fuser: Fuser) -> tuple[FramePoint, ..
             by_frame[(point.track_index, point.frame_index)][run.name] = point
     fused = []
     for (track, frame), points in sorted(by_frame.items()):
-        time_s = next(iter(points.values())).time_s
-        fused.append(FramePoint("fused", track, frame, time_s,
-                                fuser({n: pt.fake_probability for n, pt in points.items()})))
+        value = fuser({n: pt.fake_probability for n, pt in points.items()})
+        if value is not None:  # a frame that a member of the fitted ensemble did not score has no fused value
+            fused.append(FramePoint("fused", track, frame, next(iter(points.values())).time_s, value))
     return tuple(fused)
 
 
 def _outcome(extraction, runs, verdict, fused_points, heatmaps, timings, fuser, request) -> AnalysisOutcome:
     used = [r for r in runs if r.status == DETECTOR_USED]
     tracks = tuple(_track(t, used, fuser) for t in extraction.tracks)
-    warnings = list(extraction.warnings) + _other_track_warnings(tracks, verdict)
+    warnings = list(extraction.warnings) + _other_track_warnings(tracks, verdict) + _fusion_warnings(fuser, verdict)
     return AnalysisOutcome(verdict, tuple(runs), tracks, fused_points, tuple(heatmaps), len(extraction.frames),
                            sum(1 for f in extraction.frames if f.faces), dict(timings), tuple(warnings))
 
@@ -131,6 +219,14 @@ def _track(track, used: list[DetectorRun], fuser: Fuser) -> TrackOutcome:
     return TrackOutcome(track.track_id, track.is_main, tuple(track.frame_indices),
                         {f: tuple(round(v, 2) for v in d.box) for f, d in zip(track.frame_indices, track.detections)},
                         fuser(probabilities) if probabilities else None)
+
+
+def _fusion_warnings(fuser: Fuser, verdict: Verdict) -> list[str]:
+    notes = [fuser.note] if fuser.note else []
+    if verdict.evidence is not None and verdict.evidence.in_validation:
+        notes.append("this video is one of the validation videos the ensemble was fitted on: its likelihood ratio "
+                      "is not out of sample")
+    return notes
 
 
 def _other_track_warnings(tracks, verdict: Verdict) -> list[str]:

@@ -147,7 +147,8 @@ class Report(Base):
 
 
 class AuditEvent(Base):
-    """Append-only (database triggers refuse UPDATE and DELETE) and hash-chained."""
+    """Append-only (database triggers refuse UPDATE and DELETE) and hash-chained; each row's hash (the chain's
+    head when it was written) is signed with the installation's key (``signer`` is that key's fingerprint)."""
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -159,6 +160,8 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signer: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    signature: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class Profile(Base):

@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from dfdesk.core.crops import (
+    FRAME_LANDMARKS,
+    LANDMARKS,
     MOUTH_CROP,
     CropSpec,
     align_face,
@@ -97,6 +99,20 @@ def test_crop_spec_from_detector_input() -> None:
     assert mouth.kind == "mouth" and mouth.size == 88 and mouth.colour == "gray"
     with pytest.raises(ValueError):
         CropSpec(kind="ear")
+
+
+def test_landmark_kinds_are_68_points_and_never_cut() -> None:
+    assert CropSpec("landmarks", 68, 0.0, "rgb") == LANDMARKS
+    assert CropSpec.from_input(InputSpec(crop="landmarks", size=400, margin=0.2, colour="gray")) == LANDMARKS
+    assert LANDMARKS.value_shape() == FRAME_LANDMARKS.value_shape() == (68, 2)
+    assert LANDMARKS.value_dtype is np.float32 and CropSpec("face", 64).value_dtype is np.uint8
+    assert CropSpec("face", 64).value_shape() == (64, 64, 3)
+    assert CropSpec("mouth", 88, 0, "gray").value_shape() == (88, 88)
+    for wrong in [dict(size=64), dict(margin=0.3), dict(colour="gray")]:
+        with pytest.raises(ValueError, match="landmarks"):
+            CropSpec(**{"kind": "landmarks", "size": 68, "margin": 0.0, "colour": "rgb", **wrong})
+    with pytest.raises(ValueError, match="not cut"):
+        FRAME_LANDMARKS.cut(np.zeros((10, 10, 3), np.uint8), detection((0, 0, 5, 5)))
 
 
 def test_inside_region_keeps_only_the_pixels_inside_the_frame() -> None:

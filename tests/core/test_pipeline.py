@@ -1,4 +1,5 @@
-"""extract_faces end to end: crops keyed by track, no-face outcome, cache reuse and repair, cancellation."""
+"""extract_faces end to end: crops keyed by track, no-face outcome, cache reuse and repair, cancellation, and the
+landmark kinds (calibrated over consecutive frames, cached like crops)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,9 @@ import pytest
 
 from dfdesk.core import pipeline
 from dfdesk.core.crop_cache import CropCache
-from dfdesk.core.crops import CropSpec, face_crop
+from dfdesk.core.crops import FRAME_LANDMARKS, LANDMARKS, CropSpec, face_crop
 from dfdesk.core.faces import FaceDetector, FaceSettings
+from dfdesk.core.landmark_calibration import normalise_landmarks
 from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces, run_to_end
 from dfdesk.core.probe import probe_video, sha256_file
 from dfdesk.core.types import Progress
@@ -127,3 +129,58 @@ def test_large_frames_come_in_smaller_batches(detector: FaceDetector, clip_dir: 
     run_to_end(extract_faces(clip_dir / "face.mp4", info, range(10), settings, [FACE], detector=detector),
                events.append)
     assert [event.done for event in events] == [3, 6, 9, 10]
+
+
+def test_landmark_kinds_give_68_points_per_face_keyed_by_track(detector: FaceDetector, clip_dir: Path) -> None:
+    steps = extract_faces(clip_dir / "face.mp4", probe_video(clip_dir / "face.mp4"), range(0, 10), SMALL,
+                          [FACE, LANDMARKS, FRAME_LANDMARKS], detector=detector)
+    result = run_to_end(steps)
+    assert set(result.crops[LANDMARKS]) == set(result.crops[FRAME_LANDMARKS]) == set(result.crops[FACE])
+    for (track, index), points in result.crops[FRAME_LANDMARKS].items():
+        normalised = result.crops[LANDMARKS][(track, index)]
+        assert points.shape == normalised.shape == (68, 2) and points.dtype == normalised.dtype == np.float32
+        x1, y1, x2, y2 = result.tracks[track].detections[result.tracks[track].frame_indices.index(index)].box
+        assert (x1 - 10 < points[:, 0]).all() and (points[:, 0] < x2 + 10).all() and (points[:, 1] < y2 + 10).all()
+        assert np.abs(normalised).max() <= 1.0  # LRNet's window holds the points' box with a margin
+        assert normalised[8, 1] > 0.5 > -0.3 > normalised[36:48, 1].max()  # chin low, eyes high in the window
+
+
+def test_landmarks_are_calibrated_over_consecutive_frames_and_restart_after_a_gap(detector: FaceDetector,
+                                                                                  clip_dir: Path) -> None:
+    """Frames 3-4 are not sampled: frame 5 has no predecessor, so its calibrator starts again and the first
+    step of a calibrator returns the detected points (normalised like the others)."""
+    path = clip_dir / "face.mp4"
+    steps = extract_faces(path, probe_video(path), [0, 1, 2, 5, 6], SMALL, [LANDMARKS, FRAME_LANDMARKS],
+                          detector=detector)
+    result = run_to_end(steps)
+    track = result.tracks[0]
+    detections = dict(zip(track.frame_indices, track.detections))
+
+    def detected(index: int) -> np.ndarray:  # the raw points, normalised the way LANDMARKS are
+        return normalise_landmarks(result.crops[FRAME_LANDMARKS][(0, index)], detections[index])
+
+    for index in (0, 5):  # first frame, and first after the gap: no calibration yet
+        assert np.array_equal(result.crops[LANDMARKS][(0, index)], detected(index)), index
+    for index in (1, 2, 6):  # continued from the frame before: tracked and fused
+        assert not np.array_equal(result.crops[LANDMARKS][(0, index)], detected(index)), index
+
+
+def test_cached_landmarks_are_returned_without_decoding(detector: FaceDetector, clip_dir: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = clip_dir / "face.mp4"
+    cache, sha = CropCache(tmp_path / "cache"), sha256_file(path)
+    first = run_to_end(extract_faces(path, probe_video(path), [1, 2, 3, 9], SMALL, [FACE, LANDMARKS, FRAME_LANDMARKS],
+                                     cache=cache, sha256=sha, detector=detector))
+
+    def no_decoding(*_args, **_kwargs):
+        raise AssertionError("frames were decoded although the landmarks were cached")
+
+    monkeypatch.setattr(pipeline, "open_source", no_decoding)
+    progress: list[Progress] = []
+    again = run_to_end(extract_faces(path, probe_video(path), [1, 2, 3, 9], SMALL, [LANDMARKS, FRAME_LANDMARKS],
+                                     cache=cache, sha256=sha, detector=None), progress.append)
+    assert [p.message for p in progress] == ["from cache"]
+    for spec in (LANDMARKS, FRAME_LANDMARKS):
+        assert again.crops[spec].keys() == first.crops[spec].keys() and len(first.crops[spec]) == 4
+        assert all(again.crops[spec][k].dtype == np.float32 and np.array_equal(again.crops[spec][k], v)
+                   for k, v in first.crops[spec].items())

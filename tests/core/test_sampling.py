@@ -5,7 +5,14 @@ import json
 
 import pytest
 
-from dfdesk.core.sampling import SamplingPlan, plan_sampling, union_indices
+from dfdesk.core.sampling import (
+    MAX_NEARBY_OFFSET,
+    SamplingPlan,
+    nearby_frames,
+    plan_sampling,
+    union_indices,
+    with_added_frames,
+)
 
 
 @pytest.mark.parametrize("frame_count, frames", [(100, 16), (16, 16), (17, 16), (1000, 15), (5, 16)])
@@ -70,3 +77,35 @@ def test_bad_arguments_are_refused(args) -> None:
     frame_count, mode, *options = args
     with pytest.raises(ValueError):
         plan_sampling(frame_count, mode, **(options[0] if options else {}))
+
+
+def test_nearby_frames_lie_nearer_their_own_sampled_frame_on_both_sides() -> None:
+    indices = plan_sampling(300, "uniform", frames=16).indices  # about 19 frames apart
+    tries = nearby_frames(indices, 300, [indices[3], indices[5]])
+    for frame, tried in tries.items():
+        assert len(tried) == 2 and tried[0] > frame > tried[1]
+        for candidate in tried:
+            others = [i for i in indices if i != frame]
+            assert abs(candidate - frame) < min(abs(candidate - o) for o in others)
+            assert 1 <= abs(candidate - frame) <= MAX_NEARBY_OFFSET
+    assert set(tries) == {indices[3], indices[5]}
+    assert nearby_frames(indices, 300, [indices[0]]) == {8: (16, 0)}  # 8 - 8 is the first frame
+
+
+def test_nearby_frames_stay_in_the_video_and_skip_consecutive_clips() -> None:
+    assert nearby_frames([0], 10, [0]) == {0: (9,)}  # nothing before frame 0; the offset stops at the last frame
+    assert nearby_frames(range(20), 20, [5]) == {}  # every frame sampled: nothing near that is not sampled
+    clips = plan_sampling(400, "clips", frames=4, clip_len=8)
+    assert nearby_frames(clips.indices, 400, [clips.clips[1][3]]) == {}
+    assert nearby_frames([10, 14], 100, [10, 14]) == {10: (11, 9), 14: (15, 13)}  # 11 and 13: not consecutive
+    assert nearby_frames([10, 13], 100, [10]) == {}  # 11 and 12 would be
+
+
+def test_with_added_frames_scores_the_added_frame_and_leaves_clips_alone() -> None:
+    plan = plan_sampling(100, "uniform", frames=4)
+    topped = with_added_frames(plan, {plan.indices[1]: plan.indices[1] + 3, 999: 1000})
+    assert topped.indices == tuple(sorted(plan.indices + (plan.indices[1] + 3,)))
+    assert topped.clips == tuple((i,) for i in topped.indices) and topped.mode == plan.mode
+    assert with_added_frames(plan, {}) is plan
+    clips = plan_sampling(400, "clips", frames=2, clip_len=8)
+    assert with_added_frames(clips, {clips.indices[0]: 200}) is clips

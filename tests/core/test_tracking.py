@@ -91,3 +91,62 @@ def test_a_track_survives_a_short_gap_but_not_a_long_one() -> None:
     short = frames([face(0, 0, 80)], [], [], [face(5, 0, 80)])
     assert len(build_tracks(short, max_gap=2)) == 1
     assert len(build_tracks(short, max_gap=1)) == 2
+
+
+# --- two thresholds (ByteTrack): weak faces only continue tracks that a confident face started ---------------------
+
+
+def scored(x: float, y: float, side: float, score: float) -> FaceDetection:
+    return FaceDetection((x, y, x + side, y + side), score, ((x, y),) * 5)
+
+
+def test_a_face_that_dims_then_recovers_stays_one_track() -> None:
+    scores = [0.99, 0.98, 0.82, 0.75, 0.8, 0.97, 0.99]
+    seen = frames(*[[scored(100 + 4 * i, 50, 90, s)] for i, s in enumerate(scores)], step=5)
+    (track,) = build_tracks(seen, start_score=0.9)
+    assert len(track.detections) == len(scores) and [d.score for d in track.detections] == scores
+    split = build_tracks([FrameFaces(f.index, f.time_s, tuple(d for d in f.faces if d.score >= 0.9)) for f in seen],
+                         start_score=0.9, max_gap=1)
+    assert [len(t.detections) for t in split] == [2, 2]  # one threshold: the dim frames are lost and the track breaks
+
+
+def test_a_low_score_blob_alone_never_starts_a_track() -> None:
+    blob = frames(*[[scored(300, 200, 60, 0.8)] for _ in range(6)])
+    assert build_tracks(blob, start_score=0.9) == []
+    assert len(build_tracks(blob)) == 1  # with one threshold at 0 the same blob would be a face
+
+
+def test_a_weak_face_far_from_every_track_is_dropped() -> None:
+    seen = frames([scored(0, 0, 80, 0.99)], [scored(2, 0, 80, 0.99), scored(400, 300, 80, 0.85)])
+    (track,) = build_tracks(seen, start_score=0.9)
+    assert [d.box[0] for d in track.detections] == [0, 2]
+
+
+def test_weak_faces_before_the_first_confident_one_join_its_track() -> None:
+    seen = frames([scored(100, 50, 90, 0.78)], [scored(102, 50, 90, 0.8)], [scored(104, 50, 90, 0.99)], step=5)
+    (track,) = build_tracks(seen, start_score=0.9)
+    assert track.frame_indices == (0, 5, 10)
+
+
+def test_weak_faces_continue_a_track_only_by_overlap() -> None:
+    """The distance fallback links confident faces of a moving person; a weak face must overlap."""
+    confident = frames([scored(0, 100, 80, 0.99)], [scored(90, 110, 80, 0.99)], step=20)
+    assert len(build_tracks(confident, start_score=0.9)) == 1
+    weak = frames([scored(0, 100, 80, 0.99)], [scored(90, 110, 80, 0.8)], step=20)
+    assert [t.frame_indices for t in build_tracks(weak, start_score=0.9)] == [(0,)]
+
+
+def test_a_weak_face_overlapping_only_the_predicted_box_continues_the_track() -> None:
+    """A face moving 50 px per sampled frame: its next weak box misses the last box but sits on the prediction."""
+    seen = frames([scored(0, 0, 100, 0.99)], [scored(50, 0, 100, 0.99)], [scored(150, 0, 100, 0.8)], step=10)
+    (track,) = build_tracks(seen, start_score=0.9)
+    assert track.frame_indices == (0, 10, 20)
+    assert iou(seen[1].faces[0].box, seen[2].faces[0].box) < 0.3  # the last box alone would not have linked it
+
+
+def test_confident_faces_are_linked_before_weak_ones() -> None:
+    """A weak duplicate overlapping the track better must not take the place of the confident face."""
+    seen = frames([scored(0, 0, 100, 0.99)],
+                  [scored(0, 0, 100, 0.8), scored(20, 0, 100, 0.95)], step=5)
+    (track,) = build_tracks(seen, start_score=0.9)
+    assert [d.score for d in track.detections] == [0.99, 0.95]

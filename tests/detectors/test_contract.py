@@ -11,7 +11,7 @@ import safetensors.torch
 import torch
 
 from dfdesk.detectors import build_detector, detector_class, list_detectors
-from dfdesk.detectors.base import Detector, DetectorOutput
+from dfdesk.detectors.base import Detector, DetectorOutput, clip_shape
 
 BATCH = 2
 NAMES = list_detectors()
@@ -25,10 +25,11 @@ def small_model(name: str) -> Detector:
 
 
 def small_clip(name: str, batch: int = BATCH, seed: int = 1) -> torch.Tensor:
+    """Images in [0, 1] (B, T, C, H, W), or normalised landmarks in [-1, 1] (B, T, 136) for a "landmarks" crop."""
     spec = detector_class(name).small_input()
     generator = torch.Generator().manual_seed(seed)
-    shape = (batch, spec.frames_per_clip, len(spec.mean), spec.size, spec.size)
-    return torch.rand(shape, generator=generator)
+    clip = torch.rand((batch, *clip_shape(spec)), generator=generator)
+    return clip * 2 - 1 if spec.crop == "landmarks" else clip
 
 
 def eval_output(name: str, clip: torch.Tensor) -> DetectorOutput:
@@ -44,7 +45,7 @@ def default_output(name: str) -> DetectorOutput:
 
 
 def test_registry_is_not_empty() -> None:
-    assert {"mesonet4", "mesoinception4", "xception_st_convlstm", "lipforensics_ta"} <= set(NAMES)
+    assert {"mesonet4", "mesoinception4", "xception_st_convlstm", "lipforensics_ta", "lrnet"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -132,6 +133,10 @@ def test_constructor_reads_no_file(name: str, monkeypatch: pytest.MonkeyPatch) -
 def test_default_input_is_consistent(name: str) -> None:
     cls = detector_class(name)
     spec = cls.default_input()
-    assert len(spec.mean) == len(spec.std) == (1 if spec.colour == "gray" else 3)
+    assert spec.crop in ("face", "mouth", "landmarks")
+    if spec.crop == "landmarks":  # points, not pixels: one (identity) channel, clips of at least 2 frames
+        assert (spec.mean, spec.std) == ((0.0,), (1.0,)) and spec.frames_per_clip >= 2
+    else:
+        assert len(spec.mean) == len(spec.std) == (1 if spec.colour == "gray" else 3)
     assert spec.frames_per_clip >= 1 and spec.size > 0
     assert cls.output_kind in ("sigmoid", "softmax")

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from dfdesk.detectors import build_detector, detector_class, list_detectors
+from dfdesk.detectors.base import clip_shape
 from dfdesk.detectors.onnx_export import OPSET, OnnxDetector, export_onnx, providers
 
 
@@ -15,7 +16,7 @@ def test_onnx_export_matches_pytorch(name: str, tmp_path) -> None:
     spec = cls.small_input()
     torch.manual_seed(0)
     model = build_detector(name, **cls.small_options()).eval()
-    shape = (spec.frames_per_clip, len(spec.mean), spec.size, spec.size)
+    shape = clip_shape(spec)
     result = export_onnx(model, torch.rand(2, *shape), tmp_path / f"{name}.onnx")
     assert onnx.load(str(result.path)).opset_import[0].version >= 17
     assert result.output_names[0] == "clip_logits"

@@ -197,7 +197,7 @@ def test_a_cancelled_analysis_is_resumed_from_the_evidence_page(qtbot, window: M
     from dfdesk.services.ingest import ingest_video
 
     intake = ingest_video(db, "Case S", clip_dir / "face.mp4", "x")
-    request = AnalysisRequest(models=(models.list_installed()[0].name,), frames=6, device="cpu")
+    request = AnalysisRequest(models=("meso4_df",), frames=6, device="cpu")
     calls = iter([False, False, True])  # cancelled during face extraction, after the analysis row exists
     with pytest.raises(AnalysisCancelled):
         run_to_end(run_analysis(db, intake.evidence_id, request, "alice", cancel=lambda: next(calls, True)))

@@ -31,4 +31,4 @@ def test_each_detector_and_the_fused_score_are_vector_lines_with_a_legend() -> N
     lines = [s for s in drawing.contents if isinstance(s, PolyLine)]
     labels = {s.text for s in drawing.contents if isinstance(s, String)}
     assert len(lines) == 2 and all(len(line.points) == 50 for line in lines)
-    assert {"fused (verdict)", "meso4_df", "fake threshold 0.60", "real threshold 0.40", "time (s)"} <= labels
+    assert {"fused (verdict)", "meso4_df", "fake threshold 0.60", "lower threshold 0.40", "time (s)"} <= labels

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -154,3 +155,23 @@ def test_a_cancelled_analysis_resumes_in_place_with_its_own_settings(db: Databas
     assert [d.name for d in view.detectors if d.status == "used"] == ["meso4_df"]
     with pytest.raises(AnalysisError, match="only interrupted, failed, cancelled"):
         _drive(resume_analysis(db, resumed, "bob"))
+
+
+def test_a_sampled_frame_without_the_face_is_scored_from_a_frame_near_it(db: Database, tmp_path: Path) -> None:
+    """40 frames, 4 sampled (4, 14, 24, 34): no face on 14 nor on 18, tried first; a face on 10, tried next.
+    Every model scores 4 frames of the main face, and the result says one of them came from near frame 14."""
+    from dfdesk.core.face_presence import TrackPresence
+    from tests.fixtures.clips import face_frame, write_clip
+
+    frames = [np.full((240, 320, 3), (60 + i % 20, 90, 120), np.uint8) if i in (14, 18) else
+              face_frame(320, 240, i, 400) for i in range(40)]
+    analysis_id, _ = _analyse(db, write_clip(tmp_path / "gap.mp4", frames), frames=4, sampling="uniform")
+    with db.unit_of_work() as session:
+        view = load_analysis(session, analysis_id)
+    assert view.settings["plans"]["meso4_df"]["indices"] == [4, 14, 24, 34]
+    for name in (*MESO, "fused"):
+        assert [p.frame_index for p in view.points[name]] == [4, 10, 24, 34], name
+    assert view.face_presence == {0: TrackPresence(4, 4, 1)} and view.main_presence.words() == (
+        "4 of 4 sampled frames (100 %; 1 through a frame nearby)")
+    assert view.frames_sampled == 4 and view.frames_with_face == 3
+    assert f"the main face was found in {view.main_presence.words()}" in view.warnings

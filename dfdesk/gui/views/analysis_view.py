@@ -13,6 +13,7 @@ from dfdesk.gui.frames import FaceCrop, FrameSource, face_crops, video_info
 from dfdesk.gui.jobs import Job, JobQueue
 from dfdesk.gui.presenters import boxes_at, gallery_items, heatmap_detectors
 from dfdesk.gui.settings import AppSettings
+from dfdesk.gui.views.face_tracks import FaceTracksBox
 from dfdesk.gui.views.gallery import GalleryView
 from dfdesk.gui.views.player import PlayerView
 from dfdesk.gui.views.timeline import TimelineView
@@ -42,6 +43,7 @@ class AnalysisPage(QWidget):
         self.timeline = TimelineView()
         self.gallery = GalleryView()
         self.verdict = VerdictPanel()
+        self.face_tracks = FaceTracksBox()
         self._wire()
         self._build()
         self.reload()
@@ -66,7 +68,7 @@ class AnalysisPage(QWidget):
         self.left.setStretchFactor(0, 3)
         self.left.setStretchFactor(1, 2)
         self.right = QSplitter(Qt.Orientation.Vertical)
-        self.right.addWidget(_scrolling(self.verdict))
+        self.right.addWidget(_scrolling(_column(self.verdict, self.face_tracks)))
         self.right.addWidget(self.gallery)
         self.right.setSizes(RIGHT_SHARES)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -98,6 +100,7 @@ class AnalysisPage(QWidget):
             self.view = load_analysis(session, self.analysis_id)
         self.timeline.show_analysis(self.view)
         self.verdict.show_analysis(self.view)
+        self.face_tracks.show_analysis(self.view)
         items = gallery_items(self.view)
         self.gallery.show_items(items, heatmap_detectors(self.view))
         self._open_video()
@@ -150,6 +153,15 @@ class AnalysisPage(QWidget):
         if self.crop_job is not None and self.crop_job.state in ("queued", "running"):
             self.jobs.cancel(self.crop_job)
         self.player.close_source()
+
+
+def _column(*widgets: QWidget) -> QWidget:
+    column = QWidget()
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return column
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:

@@ -31,6 +31,7 @@ def ask_text(parent: QWidget, title: str, label: str, text: str = "") -> str | N
 class CaseBrowser(QWidget):
     case_opened = Signal(int)
     cases_changed = Signal()
+    analyse_all_requested = Signal(int)  # case id: triage every video of the case not analysed yet
 
     def __init__(self, db: Database, analyst: Callable[[], str], prompt: Prompt = ask_text,
                  parent: QWidget | None = None):
@@ -48,6 +49,9 @@ class CaseBrowser(QWidget):
         self.rename_button = _button("Rename…", "Rename the selected case", self.ask_rename)
         self.close_button = _button("Close", "Close the selected case (it stays in the database, read-only "
                                     "for new evidence)", self.toggle_closed)
+        self.analyse_all_button = _button("Analyse all", "Triage every video of the selected case that is not "
+                                          "analysed yet, strongest evidence of manipulation first",
+                                          self._analyse_all)
         self._build()
         self.refresh()
 
@@ -60,6 +64,7 @@ class CaseBrowser(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
+        layout.addWidget(self.analyse_all_button)
 
     def refresh(self) -> None:
         selected = self.selected_case_id()
@@ -93,6 +98,12 @@ class CaseBrowser(QWidget):
         self.rename_button.setEnabled(row is not None)
         self.close_button.setEnabled(row is not None)
         self.close_button.setText("Reopen" if row and row.closed else "Close")
+        self.analyse_all_button.setEnabled(row is not None and not row.closed)
+
+    def _analyse_all(self) -> None:
+        row = self._selected_row()
+        if row is not None and not row.closed:
+            self.analyse_all_requested.emit(row.id)
 
     def ask_create(self) -> None:
         name = self.prompt(self, "New case", "Case name:", "")

@@ -1,7 +1,9 @@
-"""Model manager (admin): installed models with their cards, which ones the ensemble uses, import, trainer."""
+"""Model manager (admin): installed models with their cards, which ones the ensemble uses, import, trainer, and the
+fitted ensemble's out-of-sample validation (members, AUC, Cllr, coverage, ECE and Tippett plots)."""
 from __future__ import annotations
 
 import importlib.util
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QTextBrowser,
     QTreeWidget,
     QTreeWidgetItem,
@@ -29,6 +32,7 @@ from dfdesk.gui import dialogs
 from dfdesk.gui.jobs import Job, JobQueue
 from dfdesk.gui.settings import AppSettings
 from dfdesk.services import models
+from dfdesk.services.ensemble_info import EnsembleInfo, ensemble_info
 
 TRAINER_WIZARD = "dfdesk.gui.trainer_wizard"
 TRAINER_MISSING = ("The trainer wizard is not part of this build yet (trainer issue). "
@@ -50,6 +54,36 @@ def card_html(card: ModelCard) -> str:
             f"<p><b>Metrics</b></p><ul>{metrics}</ul>")
 
 
+def ensemble_html(info: EnsembleInfo | None) -> str:
+    """The fitted ensemble: what it was validated on and how it did, out of sample, with its two plots."""
+    if info is None:
+        return ("<h3>Fitted ensemble</h3><p>None installed: analyses use the plain mean of the models and give no "
+                "likelihood ratio. Fit one on labelled videos with <code>dfdesk train --stacking</code>.</p>")
+    if info.problem and not info.members and not info.metrics:
+        return f"<h3>Fitted ensemble</h3><p>{escape(str(info.path))} cannot be used: {escape(info.problem)}</p>"
+    m = info.metrics
+    weights = ", ".join(f"{escape(n)} ({info.weights[n]:.3g})" for n in info.members) or (
+        "none: no model ranked the validation videos better than chance, so every likelihood ratio is 1")
+    members = "".join(f"<tr><td>{escape(n)}</td><td>{_figure(m.get('member_auc', {}).get(n))}</td>"
+                      f"<td>{_figure(m.get('member_auc_leave_pair_out', {}).get(n))}</td></tr>" for n in info.models)
+    bounds = (f"{info.lr_bounds[0]:.3g} to {info.lr_bounds[1]:.3g}" if info.lr_bounds else "—")
+    coverage = escape(info.coverage.statement()) if info.coverage else "not measured"
+    plots = "".join(f"<p><img src='{escape(path.as_uri())}' width='460'></p>" for path in info.figures.values())
+    return (f"<h3>Fitted ensemble</h3><p>{escape(str(info.path))}, fitted {escape(info.created_at)}.</p>"
+            f"<p><b>Members with weight</b>: {weights}.</p>"
+            f"<p><b>Validation</b>: {info.validation_videos} labelled videos ({info.validation_fakes} manipulated, "
+            f"{info.validation_videos - info.validation_fakes} not); {escape(info.protocol)}.</p>"
+            f"<p><b>Out of sample</b>: ensemble AUC {_figure(m.get('ensemble_auc_leave_pair_out'))} (leave pair "
+            f"out); Cllr {_figure(m.get('cllr'))}, Cllr-min {_figure(m.get('cllr_min'))}; LR bounds {bounds}.</p>"
+            f"<table cellspacing='4'><tr><th>Model</th><th>AUC alone</th><th>AUC alone, same folds</th></tr>"
+            f"{members}</table><p><b>Coverage</b>: {coverage}</p>{plots}"
+            + (f"<p><i>{escape(info.problem)}</i></p>" if info.problem else ""))
+
+
+def _figure(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
 class ModelManager(QDialog):
     def __init__(self, settings: AppSettings, jobs: JobQueue, parent: QWidget | None = None):
         super().__init__(parent)
@@ -63,6 +97,11 @@ class ModelManager(QDialog):
         self.tree.setRootIsDecorated(False)
         self.tree.currentItemChanged.connect(lambda item, _old: self._show_card(item))
         self.details = QTextBrowser()
+        self.ensemble = QTextBrowser()
+        self.ensemble.setObjectName("ensembleValidation")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.details, "Model card")
+        self.tabs.addTab(self.ensemble, "Ensemble validation")
         self.import_button = QPushButton("Import weights…")
         self.import_button.setToolTip("Install a weights file (safetensors, PyTorch checkpoint or ONNX) with a card")
         self.import_button.clicked.connect(self.ask_import)
@@ -81,7 +120,7 @@ class ModelManager(QDialog):
     def _build(self) -> None:
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.tree)
-        splitter.addWidget(self.details)
+        splitter.addWidget(self.tabs)
         splitter.setSizes([640, 460])
         buttons = QHBoxLayout()
         buttons.addWidget(self.import_button)
@@ -106,6 +145,7 @@ class ModelManager(QDialog):
             self.tree.resizeColumnToContents(column)
         if self.tree.topLevelItemCount():
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        self.ensemble.setHtml(ensemble_html(ensemble_info()))
 
     def _show_card(self, item: QTreeWidgetItem | None) -> None:
         card = self.cards.get(item.text(1)) if item else None

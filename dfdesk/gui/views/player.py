@@ -1,11 +1,17 @@
-"""A frame-accurate player: shows one decoded frame with face boxes and track ids; play, step, jump."""
+"""A frame-accurate player: shows one decoded frame with face boxes and track ids; play, step, jump.
+
+The "Landmarks" check box (off by default) also draws the 68 landmarks of the faces in the frame on screen,
+found on demand on a thread of their own (gui/landmark_loader.py).
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -19,14 +25,16 @@ from PySide6.QtWidgets import (
 
 from dfdesk.gui.frame_loader import FrameLoader
 from dfdesk.gui.frames import FrameSource
+from dfdesk.gui.landmark_loader import LandmarkLoader
 from dfdesk.gui.presenters import format_duration
 from dfdesk.gui.widgets.images import TRACK_COLOURS, rgb_to_pixmap
 
 Boxes = list[tuple[int, bool, tuple[float, float, float, float]]]
+LANDMARK_COLOUR = "#00e5ff"
 
 
 class FrameCanvas(QWidget):
-    """Paints a frame scaled to fit, with its face boxes; a message instead when there is no frame."""
+    """Paints a frame scaled to fit, with its face boxes and landmarks; a message instead when there is no frame."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -34,14 +42,20 @@ class FrameCanvas(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.pixmap: QPixmap | None = None
         self.boxes: Boxes = []
+        self.landmarks: list[np.ndarray] = []  # (68, 2) frame-pixel points per face of the frame on screen
         self.message = ""
 
     def show_frame(self, pixmap: QPixmap, boxes: Boxes) -> None:
-        self.pixmap, self.boxes, self.message = pixmap, boxes, ""
+        """A new frame: its boxes; the previous frame's landmarks go (they come per frame, see show_landmarks)."""
+        self.pixmap, self.boxes, self.landmarks, self.message = pixmap, boxes, [], ""
+        self.update()
+
+    def show_landmarks(self, landmarks: list[np.ndarray]) -> None:
+        self.landmarks = list(landmarks)
         self.update()
 
     def show_message(self, message: str) -> None:
-        self.pixmap, self.boxes, self.message = None, [], message
+        self.pixmap, self.boxes, self.landmarks, self.message = None, [], [], message
         self.update()
 
     def image_rect(self) -> QRectF:
@@ -62,6 +76,7 @@ class FrameCanvas(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawPixmap(target, self.pixmap, QRectF(self.pixmap.rect()))
         self._paint_boxes(painter, target, target.width() / self.pixmap.width())
+        self._paint_landmarks(painter, target, target.width() / self.pixmap.width())
 
     def _paint_boxes(self, painter: QPainter, target: QRectF, scale: float) -> None:
         font = QFont(self.font())
@@ -75,6 +90,16 @@ class FrameCanvas(QWidget):
             label = f"track {track}" + (" (main)" if is_main else "")
             baseline = max(rect.top() - 4, target.top() + painter.fontMetrics().ascent())
             painter.drawText(QPointF(rect.left() + 2, baseline), label)
+
+    def _paint_landmarks(self, painter: QPainter, target: QRectF, scale: float) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(LANDMARK_COLOUR))
+        radius = max(1.5, min(3.0, scale * 2))
+        for points in self.landmarks:
+            for x, y in points:  # frame pixel centres -> widget coordinates
+                painter.drawEllipse(QPointF(target.left() + (x + 0.5) * scale, target.top() + (y + 0.5) * scale),
+                                    radius, radius)
 
 
 class PlayerView(QWidget):
@@ -95,6 +120,8 @@ class PlayerView(QWidget):
         self.target = 0
         self.fps = 25.0
         self.canvas = FrameCanvas()
+        self._frame = None  # the Frame on screen
+        self._landmark_loader: LandmarkLoader | None = None
         self._timer = QTimer(self)
         self._timer.timeout.connect(lambda: self._advance_playback())
         self._build_controls()
@@ -112,6 +139,9 @@ class PlayerView(QWidget):
         self.frame_box.setToolTip("Jump to a frame number (frames counted from 0)")
         self.frame_box.setKeyboardTracking(False)
         self.time_label = QLabel()
+        self.landmarks_box = QCheckBox("Landmarks")
+        self.landmarks_box.setToolTip("Draw the 68 facial landmarks of the faces in the frame shown")
+        self.landmarks_box.toggled.connect(self._landmarks_toggled)
         self.play_button.clicked.connect(self.toggle_play)
         self.back_button.clicked.connect(lambda: self.step(-1))
         self.forward_button.clicked.connect(lambda: self.step(1))
@@ -124,6 +154,7 @@ class PlayerView(QWidget):
         controls.addWidget(QLabel("Frame"))
         controls.addWidget(self.frame_box)
         controls.addWidget(self.time_label)
+        controls.addWidget(self.landmarks_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas, 1)
@@ -189,8 +220,10 @@ class PlayerView(QWidget):
         return self._loader is not None and self.target != self.position
 
     def _show(self, frame) -> None:
-        self.position = frame.index
+        self.position, self._frame = frame.index, frame
         self.canvas.show_frame(rgb_to_pixmap(frame.image), self._boxes_for(frame.index))
+        if self.landmarks_box.isChecked():
+            self._request_landmarks(frame)
         if frame.index == self.target:
             self.time_label.setText(format_duration(frame.time_s))
         self.position_changed.emit(self.position)
@@ -199,6 +232,26 @@ class PlayerView(QWidget):
         self.pause()
         if index == self.target:
             self.canvas.show_message(message)
+
+    def _landmarks_toggled(self, on: bool) -> None:
+        if on and self._frame is not None:
+            self._request_landmarks(self._frame)
+        elif not on:
+            self.canvas.show_landmarks([])
+
+    def _request_landmarks(self, frame) -> None:
+        if self._landmark_loader is None:
+            self._landmark_loader = LandmarkLoader(parent=self)
+            self._landmark_loader.found.connect(self._landmarks_found)
+            self._landmark_loader.failed.connect(self._landmarks_failed)
+        self._landmark_loader.request(frame)
+
+    def _landmarks_found(self, index: int, points: list) -> None:
+        if index == self.position and self.landmarks_box.isChecked():  # not a frame already replaced
+            self.canvas.show_landmarks(points)
+
+    def _landmarks_failed(self, _index: int, message: str) -> None:
+        self.landmarks_box.setToolTip(message)
 
     def _sync_controls(self, index: int) -> None:
         for widget in (self.slider, self.frame_box):
@@ -219,7 +272,11 @@ class PlayerView(QWidget):
             self._loader.close()  # stops the decoding thread, then closes the file
             self._loader.deleteLater()
             self._loader = None
-        self.source = None
+        if self._landmark_loader is not None:  # made again when the next frame wants landmarks
+            self._landmark_loader.close()
+            self._landmark_loader.deleteLater()
+            self._landmark_loader = None
+        self.source, self._frame = None, None
 
 
 def _tool(icon, tooltip: str) -> QToolButton:

@@ -1,5 +1,5 @@
-"""The timeline (pyqtgraph): one curve per detector, the fused curve, the threshold band, the temporal
-attention weights and the video position; clicking or dragging on it asks to seek."""
+"""The timeline (pyqtgraph): one curve per detector, the fused calibrated curve beside them, the threshold band, the
+temporal attention weights and the video position; clicking or dragging on it asks to seek."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from dfdesk.gui.presenters import FUSED, attention_points, curve_names
+from dfdesk.gui.presenters import FUSED, attention_points, curve_names, fused_label
 from dfdesk.gui.widgets.images import CURVE_COLOURS, FUSED_COLOUR
 from dfdesk.services.results import AnalysisView
 
@@ -73,7 +73,8 @@ class TimelineView(QWidget):
         self.band = pg.LinearRegionItem((0.4, 0.6), orientation="horizontal", movable=False,
                                         brush=pg.mkBrush(210, 154, 34, 45), pen=pg.mkPen(None))
         self.band.setZValue(-10)
-        self.band.setToolTip("Inconclusive band: between the real and the fake thresholds")
+        self.band.setToolTip("Inconclusive zone: between the two decision thresholds (with a fitted ensemble, the "
+                             "fused curve is the bounded likelihood ratio read at even prior odds)")
         self.scores.addItem(self.band, ignoreBounds=True)
 
     def apply_palette(self, palette: QPalette) -> None:
@@ -93,7 +94,7 @@ class TimelineView(QWidget):
         self.legend.clear()
         for index, name in enumerate(curve_names(view)):
             self.curves[name] = self._curve(name, view, index)
-            self.legend.addItem(self.curves[name], name)
+            self.legend.addItem(self.curves[name], fused_label(view) if name == FUSED else name)
         if view.verdict is not None:
             self.band.setRegion((view.verdict.real_threshold, view.verdict.fake_threshold))
         self._show_attention(attention_points(view))

@@ -1,4 +1,5 @@
-"""Verdict panel: the fused verdict with its band, per-detector bars, agreement; the analyst's conclusion and notes."""
+"""Verdict panel: the verdict in words that do not overclaim, the likelihood ratio with its bounds and verbal scale,
+what the ensemble was validated on (coverage), per-detector bars, agreement; the analyst's conclusion and notes."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -17,7 +18,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dfdesk.gui.presenters import DetectorBar, detector_bars, percent, verdict_headline, verdict_probability_text
+from dfdesk.gui.presenters import (
+    DetectorBar,
+    coverage_text,
+    detector_bars,
+    evidence_text,
+    percent,
+    verdict_headline,
+    verdict_probability_text,
+)
 from dfdesk.gui.widgets.images import verdict_colour
 from dfdesk.services.notes import CONCLUSIONS
 from dfdesk.services.results import AnalysisView, NoteView
@@ -35,9 +44,14 @@ class VerdictPanel(QWidget):
         self.headline = QLabel()
         self.headline.setObjectName("verdictHeadline")
         self.probability = QLabel()
+        self.evidence = QLabel()
+        self.evidence.setObjectName("verdictEvidence")
         self.agreement = QLabel()
         self.explanation = QLabel()
-        for label in (self.agreement, self.explanation):
+        self.coverage_box = QGroupBox("What these models were validated on")
+        self.coverage = QLabel()
+        self.coverage.setObjectName("verdictCoverage")
+        for label in (self.evidence, self.agreement, self.explanation, self.coverage):
             label.setWordWrap(True)
         self.detector_box = QGroupBox("Detectors")
         self.detector_form = QFormLayout(self.detector_box)
@@ -59,8 +73,9 @@ class VerdictPanel(QWidget):
         self.headline.setStyleSheet("font-size: 16pt; font-weight: bold;")
         self.probability.setStyleSheet("font-size: 11pt;")
         summary = QVBoxLayout()
-        for widget in (self.headline, self.probability, self.agreement, self.explanation):
+        for widget in (self.headline, self.probability, self.evidence, self.agreement, self.explanation):
             summary.addWidget(widget)
+        QVBoxLayout(self.coverage_box).addWidget(self.coverage)
         choice = QHBoxLayout()
         for conclusion in CONCLUSIONS:
             button = QRadioButton(CONCLUSION_WORDS[conclusion])
@@ -77,6 +92,7 @@ class VerdictPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(summary)
+        layout.addWidget(self.coverage_box)
         layout.addWidget(self.detector_box)
         layout.addWidget(finding)
         layout.addStretch(1)
@@ -86,6 +102,8 @@ class VerdictPanel(QWidget):
         self.headline.setText(verdict_headline(view))
         self.headline.setStyleSheet(f"font-size: 16pt; font-weight: bold; color: {verdict_colour(label).name()};")
         self.probability.setText(verdict_probability_text(view))
+        self.evidence.setText(evidence_text(view))
+        self.coverage.setText(coverage_text(view))
         self.agreement.setText(f"Agreement: {view.verdict.agreement}" if view.verdict else view.error)
         self.explanation.setText(view.verdict.explanation if view.verdict else "")
         self._show_bars(detector_bars(view))

@@ -1,0 +1,130 @@
+"""Scoring labelled videos exactly as the analysis scores them, with each (video, model) score kept on disk.
+
+The analysis's sampling plan per model, one face extraction for the union of the plans through
+:func:`dfdesk.core.pipeline.extract_faces` and the shared crop cache, the card's crops, batched inference, calibrated
+P(fake) through the card, and the video score of the main face track (mean of frame or clip probabilities, or the
+"confident" frame rule): the same functions as the analysis (:mod:`dfdesk.detectors.scoring`), so the ensemble is
+fitted on the very numbers an analysis will feed it.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from dfdesk import paths
+from dfdesk.core.crop_cache import CropCache
+from dfdesk.core.crops import CropSpec
+from dfdesk.core.faces import FaceSettings, resolve_device
+from dfdesk.core.pipeline import extract_faces, run_to_end
+from dfdesk.core.probe import probe_video, sha256_file
+from dfdesk.core.sampling import union_indices
+from dfdesk.detectors.cards import ModelCard
+from dfdesk.detectors.registry import create_detector
+from dfdesk.detectors.scoring import clip_inputs, is_frame_level, plan_for, score_clips, units_of, video_score
+from trainer.config import ConfigError, TrainConfig
+from trainer.install import installed_cards
+from trainer.score_cache import ScoreCache
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The chosen models, loaded once, and the analysis settings they are run with."""
+
+    cards: tuple[ModelCard, ...]
+    models: tuple
+    device: str
+    face: FaceSettings
+    cache: CropCache
+    frames: int | None
+    aggregation: str
+    batch_size: int
+    seed: int
+
+    def only(self, names: Sequence[str]) -> Scorer:
+        """The same scorer restricted to the named models (those whose scores are not cached yet)."""
+        keep = [i for i, card in enumerate(self.cards) if card.name in names]
+        return replace(self, cards=tuple(self.cards[i] for i in keep), models=tuple(self.models[i] for i in keep))
+
+    def settings(self) -> dict:
+        """The settings that change a score (the score cache's key and the stacking file's record)."""
+        face = {k: v for k, v in asdict(self.face).items() if k not in ("device", "batch_size")}
+        return {"frames": self.frames, "aggregation": self.aggregation, "seed": self.seed, "face": face}
+
+    def score(self, path: str | os.PathLike, cancel: Callable[[], bool] | None = None) -> dict[str, float]:
+        """Each model's video-level P(fake) for the main face track ({} when no face; a model that could not score
+        the main track is left out).  Raises VideoError for an unreadable file."""
+        info = probe_video(path)
+        plans = {c.name: plan_for(c, info.frame_count, self.frames, None, self.seed) for c in self.cards}
+        specs = {c.name: CropSpec.from_input(c.input) for c in self.cards}
+        extraction = run_to_end(extract_faces(path, info, union_indices(plans.values()), self.face,
+                                              set(specs.values()), sha256=sha256_file(path), cache=self.cache,
+                                              cancel=cancel))
+        main = extraction.main_track
+        if main is None:
+            return {}
+        out = {}
+        for card, model in zip(self.cards, self.models):
+            frame_level = is_frame_level(card)
+            clips = clip_inputs(extraction, specs[card.name], plans[card.name], card.input.frames_per_clip,
+                                frame_level)
+            units = units_of(list(score_clips(model, card, clips, self.device, self.batch_size, cancel)),
+                             main.track_id)
+            if units:
+                out[card.name] = video_score(units, frame_level, self.aggregation)
+        return out
+
+
+def choose_cards(names: Sequence[str]) -> tuple[ModelCard, ...]:
+    """The named installed models (every one with trained weights when none is named), at least two."""
+    trained = {}
+    for card in installed_cards():
+        if card.trained:
+            trained.setdefault(card.name, card)
+    if names:
+        missing = [n for n in names if n not in trained]
+        if missing:
+            raise ConfigError(f"[stacking] models not installed with trained weights: {', '.join(missing)} "
+                              f"(installed: {', '.join(sorted(trained)) or 'none'})")
+        chosen = [trained[n] for n in dict.fromkeys(names)]
+    else:
+        chosen = [trained[n] for n in sorted(trained)]
+    if len(chosen) < 2:
+        raise ConfigError("stacking needs at least two installed models with trained weights")
+    return tuple(chosen)
+
+
+def make_scorer(config: TrainConfig) -> Scorer:
+    try:
+        device = str(resolve_device(config.device))
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    cards = choose_cards(config.stacking.models)
+    cache = CropCache(Path(config.cache_dir) if config.cache_dir else paths.cache_dir() / "crops")
+    face = FaceSettings(detect_longest_side=config.data.face_longest_side, device=device)
+    s = config.stacking
+    return Scorer(cards, tuple(create_detector(c, device) for c in cards), device, face, cache, s.frames or None,
+                  s.frame_aggregation, s.batch_size, config.seed)
+
+
+def cached_scores(scorer: Scorer, cache: ScoreCache, path: Path, sha256: str, name: str = "",
+                  cancel: Callable[[], bool] | None = None) -> tuple[dict[str, float | None], bool]:
+    """(each model's P(fake) of the video, None where it could not score; whether every score came from the
+    cache).  Only the models without a cached score are run, in one face extraction."""
+    found = {card.name: cache.get(sha256, card) for card in scorer.cards}
+    missing = [n for n, (hit, _) in found.items() if not hit]
+    if not missing:
+        return {n: p for n, (_, p) in found.items()}, True
+    fresh = scorer.only(missing).score(path, cancel)
+    for card in scorer.cards:
+        if card.name in missing:
+            cache.put(sha256, card, fresh.get(card.name), name)
+    return {n: (fresh.get(n) if n in missing else p) for n, (_, p) in found.items()}, False
+
+
+def score_cache_for(config: TrainConfig, scorer: Scorer) -> ScoreCache:
+    """Scores beside the crop cache: ``<cache_dir>/../scores`` when the config names a crop cache, else the user's
+    cache folder."""
+    folder = Path(config.cache_dir).parent / "scores" if config.cache_dir else paths.cache_dir() / "scores"
+    return ScoreCache(folder, scorer.settings())
