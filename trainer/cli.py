@@ -51,7 +51,15 @@ from trainer.clips import (
     extract_clips,
     load_split_records,
 )
-from trainer.config import SBI, ConfigError, TrainConfig, load_config, resolve_train_params
+from trainer.config import (
+    SBI,
+    ConfigError,
+    DataConfig,
+    DetectorConfig,
+    TrainConfig,
+    load_config,
+    resolve_train_params,
+)
 from trainer.datasets import DatasetError
 from trainer.evaluate import evaluate, predict, video_auc
 from trainer.install import InstallError, find_installed_card, install_trained, unique_name
@@ -353,14 +361,36 @@ def describe_training_data(config: TrainConfig, records, data: dict[str, ClipSam
             f"{params.epochs} epochs, seed {config.seed}.")
 
 
-def _comparable(config: TrainConfig) -> dict:
-    doc = config.to_dict()
+def _comparable(doc: dict) -> dict:
+    """A config document without the settings that may change between a run and its resumption, as JSON."""
+    doc = json.loads(json.dumps(doc))
     for key in IGNORED_ON_RESUME:
         doc.pop(key, None)
-        doc["train"].pop(key, None)
+        doc.get("train", {}).pop(key, None)
     for key in IGNORED_SBI_ON_RESUME:
         doc.get("sbi", {}).pop(key, None)
-    return json.loads(json.dumps(doc))
+    return doc
+
+
+def _default_settings() -> dict:
+    return json.loads(json.dumps(TrainConfig(data=DataConfig(), detector=DetectorConfig()).to_dict()))
+
+
+def same_settings(saved: dict, current: dict, defaults: dict) -> bool:
+    """True when ``current`` trains as ``saved`` did.  A setting added to dfdesk after the run started is absent
+    from ``saved``; it matches when ``current`` leaves it at its default (what the run implicitly used)."""
+    for key in set(saved) | set(current):
+        if key not in current:
+            return False
+        if key not in saved:
+            if current[key] != defaults.get(key):
+                return False
+        elif isinstance(saved[key], dict) and isinstance(current[key], dict) and isinstance(defaults.get(key), dict):
+            if not same_settings(saved[key], current[key], defaults[key]):
+                return False
+        elif saved[key] != current[key]:
+            return False
+    return True
 
 
 def write_run_config(config: TrainConfig, folder: Path) -> None:
@@ -376,13 +406,8 @@ def resume_run(trainer: Trainer, config: TrainConfig, folder: Path) -> int:
         raise ConfigError(f"nothing to resume: no checkpoint at {checkpoint}")
     saved = folder / RUN_CONFIG
     if saved.is_file():
-        before = json.loads(saved.read_text(encoding="utf-8"))
-        for key in IGNORED_ON_RESUME:
-            before.pop(key, None)
-            before.get("train", {}).pop(key, None)
-        for key in IGNORED_SBI_ON_RESUME:
-            before.get("sbi", {}).pop(key, None)
-        if before != _comparable(config):
+        before = _comparable(json.loads(saved.read_text(encoding="utf-8")))
+        if not same_settings(before, _comparable(config.to_dict()), _default_settings()):
             raise ConfigError(f"the checkpoint in {folder} was made with different settings; "
                               "use a new checkpoint_dir or the same configuration")
     trainer.load(checkpoint)

@@ -4,8 +4,8 @@ Two layouts.  **Split** (the default on a GPU): decoding and face detection in N
 fusion and heat maps in one inference process that owns the device; the stages hand over through the on-disk crop
 cache (a worker detects and crops a video's faces into it, and the inference process, running the product's own
 analysis on the same plan, finds them there).  **Whole** (the default on the CPU): each of N workers analyses
-whole videos.  On a CPU the detectors and Grad-CAM cost more than decoding and detection, so a single inference
-process is the bottleneck and N whole workers finish more videos per minute (bench/RESULTS.md, "Batch triage").
+whole videos.  On 2 cores both layouts finish the same number of videos per minute (bench/RESULTS.md, "Batch
+triage"); on more cores a single CPU inference process would cap the batch, while whole workers scale.
 
 Processes are spawned (never forked: PyTorch and Qt do not survive a fork).  A worker that dies (a decoder crash,
 the OOM killer) breaks its pool: the pool is rebuilt and the videos it held are retried one at a time, so the file

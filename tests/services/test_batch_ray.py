@@ -60,16 +60,34 @@ def test_a_ray_batch_gives_the_sequential_results_and_records_each_node(ray_clus
     healthy(db.path)
 
 
+def _descendants(root: int) -> set[int]:
+    """Processes started, directly or not, by ``root`` (the Ray cluster this test started is among them)."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
 def _task_processes() -> list[int]:
+    """This test's Ray workers now running a batch task (never another cluster's on the same machine)."""
     found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    if handle.read().startswith(TASK_TITLE):
-                        found.append(int(entry))
-            except OSError:
-                continue
+    for pid in _descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if handle.read().startswith(TASK_TITLE):
+                    found.append(pid)
+        except OSError:
+            continue
     return found
 
 

@@ -20,7 +20,7 @@ from dfdesk.detectors.cards import ModelCard, load_card
 from dfdesk.detectors.sbi_effnet_lite import SbiEffNetLite
 from tests.trainer.sbi_manifest import make_manifest_folder
 from trainer import sbi_faces, sbi_train
-from trainer.cli import main
+from trainer.cli import main, same_settings
 from trainer.config import ConfigError, TrainParams, config_from_dict, load_config
 from trainer.degrade import DegradeConfig, degrade, sample_degrade
 from trainer.loop import BEST_FILE, CHECKPOINT_FILE
@@ -159,12 +159,17 @@ def test_stop_and_resume_gives_the_straight_runs_weights_bit_for_bit(tmp_path, c
                                                                      monkeypatch) -> None:
     """5 steps straight == 3 steps, stop, --resume, 2 more steps (crossing an epoch end with its validation).
 
-    Between stop and resume dfdesk's face settings change (their digest names another face folder): the resumed
-    run keeps the faces it started with and extracts nothing."""
+    Between stop and resume dfdesk's face settings change (their digest names another face folder), and a
+    setting appears that the stopped run did not know (here: [sbi] degrade, left at its default): the resumed run
+    keeps the faces it started with, extracts nothing and accepts the new setting."""
     code, _, err = run(capsys, "--config", str(shipped_config(tmp_path, manifest, faces_dir, "straight", 5)))
     assert code == 0, err
     code, _, err = run(capsys, "--config", str(shipped_config(tmp_path, manifest, faces_dir, "split", 3)))
     assert code == 0, err
+    saved = tmp_path / "split" / "config.json"
+    older = json.loads(saved.read_text())
+    del older["sbi"]["degrade"]
+    saved.write_text(json.dumps(older))
     monkeypatch.setattr(sbi_train, "faces_key", lambda *args: "new-face-settings")
     monkeypatch.setattr(sbi_faces, "clip_faces", lambda *a, **k: pytest.fail("a resumed run extracted faces"))
     code, events, err = run(capsys, "--config", str(shipped_config(tmp_path, manifest, faces_dir, "split", 5)),
@@ -177,6 +182,15 @@ def test_stop_and_resume_gives_the_straight_runs_weights_bit_for_bit(tmp_path, c
     assert straight["state"]["step"] == 5 and straight["state"]["epoch"] == 1
     assert_same(straight, resumed)
     assert not (faces_dir / "new-face-settings").exists()
+
+
+def test_resume_accepts_settings_added_since_only_at_their_defaults() -> None:
+    defaults = {"train": {"lr": 1.0, "new": 0}, "seed": 0}
+    saved = {"train": {"lr": 2.0}, "seed": 0}
+    assert same_settings(saved, {"train": {"lr": 2.0, "new": 0}, "seed": 0}, defaults)
+    assert not same_settings(saved, {"train": {"lr": 2.0, "new": 1}, "seed": 0}, defaults)
+    assert not same_settings(saved, {"train": {"lr": 3.0, "new": 0}, "seed": 0}, defaults)
+    assert not same_settings({**saved, "gone": 1}, saved, defaults)
 
 
 def test_a_checkpoint_is_never_overwritten_without_resume(tmp_path, capsys, manifest, faces_dir) -> None:
