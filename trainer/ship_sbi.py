@@ -53,6 +53,12 @@ def read_run(run: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return summary, torch.load(best, map_location="cpu", weights_only=True)
 
 
+def shown_root(root: str) -> str:
+    """The data folder as the card names it: ``../shared/data/train`` rather than this machine's absolute path."""
+    parts = Path(root).parts
+    return "../" + "/".join(parts[-3:]) if parts[-3:-1] == ("shared", "data") else root
+
+
 def training_data(summary: dict) -> str:
     """One paragraph: the data by split and source, the recipe and the schedule."""
     parts = []
@@ -63,8 +69,8 @@ def training_data(summary: dict) -> str:
                          f"(a photo without an identity counted as one), {row['faces']} faces, from "
                          f"{', '.join(row['repos'])}")
     params, config = summary["params"], summary["config"]
-    return (f"Real faces only, from {config['data']['root']} (MANIFEST.csv; split by person, none of them in any "
-            f"evaluation clip). " + "; ".join(parts) + f". Pseudo-fakes: {RECIPE}. "
+    return (f"Real faces only, from {shown_root(config['data']['root'])} (MANIFEST.csv; split by person, none of "
+            f"them in any evaluation clip). " + "; ".join(parts) + f". Pseudo-fakes: {RECIPE}. "
             f"Optimiser {params['optimizer']} lr {params['learning_rate']} weight decay {params['weight_decay']}, "
             f"batch {params['batch_size']}, {params['epochs']} epoch(s) planned, {summary['steps']} steps taken, "
             f"first {params['freeze_stages']} stages frozen, best epoch {summary['best_epoch']}, "

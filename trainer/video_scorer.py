@@ -55,6 +55,14 @@ class Scorer:
     def score(self, path: str | os.PathLike, cancel: Callable[[], bool] | None = None) -> dict[str, float]:
         """Each model's video-level P(fake) for the main face track ({} when no face; a model that could not score
         the main track is left out).  Raises VideoError for an unreadable file."""
+        units = self.units(path, cancel)
+        return {card.name: video_score(units[card.name], is_frame_level(card), self.aggregation)
+                for card in self.cards if card.name in units}
+
+    def units(self, path: str | os.PathLike, cancel: Callable[[], bool] | None = None) -> dict[str, list[float]]:
+        """Each model's scoring units of the main face track, in frame order: frame probabilities for a
+        frame-level model, clip probabilities for a clip model ({} when no face; a model without a unit of the
+        main track is left out)."""
         info = probe_video(path)
         plans = {c.name: plan_for(c, info.frame_count, self.frames, None, self.seed) for c in self.cards}
         specs = {c.name: CropSpec.from_input(c.input) for c in self.cards}
@@ -72,7 +80,7 @@ class Scorer:
             units = units_of(list(score_clips(model, card, clips, self.device, self.batch_size, cancel)),
                              main.track_id)
             if units:
-                out[card.name] = video_score(units, frame_level, self.aggregation)
+                out[card.name] = units
         return out
 
 

@@ -95,7 +95,7 @@ def test_the_shipped_config_trains_a_few_steps(tmp_path, capsys, manifest, faces
     assert kinds.index("prepare") < kinds.index("start") < kinds.index("step") < kinds.index("eval")
     assert events[0]["counts_by_split"] == {"train": {"clips": 2, "photos": 1}, "val": {"clips": 1, "photos": 0}}
     start = next(e for e in events if e["event"] == "start")
-    assert start["faces"] == {"train": 7, "val": 2} and start["freeze_stages"] == 3 and start["input_size"] == 64
+    assert start["faces"] == {"train": 7, "val": 2} and start["freeze_stages"] == 5 and start["input_size"] == 64
     steps = [e for e in events if e["event"] == "step"]
     assert [s["step"] for s in steps] == [1, 2, 3, 4] and all(np.isfinite(s["loss"]) for s in steps)
     assert [e["step"] for e in events if e["event"] == "checkpoint"] == [1, 2, 3, 4]  # every step at 1e-4 minutes
