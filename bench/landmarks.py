@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python bench/landmarks.py [--frames 100]`` (about 3 min on 2 idle cores); ``--mapping`` instead
 re-derives the 468 -> 68 vertex mapping of dfdesk/core/landmarks.py on ../shared/data/train/real/photos (about 6 min);
-``--mouth`` compares mouth-crop framings with LipForensics' example crops (about 2 min).
+``--mouth`` compares mouth-crop framings with LipForensics' example crops (about 2 min); ``--lrnet`` prints LRNet's
+video AUC per weight set from the scores bench/eval_real.py cached (seconds: it never scores a clip).
 Prints figures; asserts nothing.  Reads ../shared/data in place (never copied).
 
 * Error: the normalised mean error (NME) over the 68 iBUG points, divided by the distance between the outer eye
@@ -19,6 +20,12 @@ Prints figures; asserts nothing.  Reads ../shared/data in place (never copied).
   LipForensics does, or of the 8 inner-lip points); each clip's mean crop is compared with the mean of
   mouths/real.avi (LipForensics' own crops of another FF++ clip): the row of the lip line (the darkest row, 43 in
   the reference), the correlation of the two mean crops, and the shift that best aligns them.
+* LRNet (--lrnet): each installed LRNet card's video score (mean block P(fake) of the main face) of the labelled
+  clips of ../shared/data/labels.csv, read from out/scores, the score cache bench/eval_real.py fills.  A score
+  cached with other settings than today's (face detection, frames, seed; see trainer/score_cache.py) is used but
+  marked stale, with the settings that changed: re-run bench/eval_real.py (about an hour of CPU) to refresh it.
+  Printed: the AUC over all clips (fake = positive), per manipulation family against every real clip, and each
+  fake against its own original.
 * dlib's 68-point predictor (PyPI face-recognition-models, run by dlib-bin) is trained on iBUG 300-W, whose terms
   exclude commercial use: it is a comparison row here only, never part of dfdesk.  Rows are skipped without it.
 """
@@ -28,8 +35,11 @@ import argparse
 import importlib.util
 import itertools
 import json
+import os
 import platform
+import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -306,16 +316,112 @@ def mapping_report(data: Path, detector: FaceDetector, landmarker: FaceLandmarke
     print("same as dfdesk's:", fitted == landmarks.IBUG_FROM_MESH)
 
 
+# --- LRNet from bench/eval_real.py's score cache ----------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+LRNET_CARDS = ("lrnet_demo", "lrnet_ffpp")
+
+
+@dataclass(frozen=True)
+class CachedScore:
+    probability: float | None
+    changed: tuple[str, ...]  # settings that differ from today's (empty: the entry is current)
+
+
+def lrnet_score_cache():
+    """The LRNet cards and the score cache bench/eval_real.py uses, keyed by today's scoring settings."""
+    from trainer.config import StackingConfig
+    from trainer.stacking import default_config
+    from trainer.video_scorer import make_scorer, score_cache_for
+
+    config = replace(default_config(), cache_dir=str(REPO / "out" / "crops"),
+                     stacking=StackingConfig(models=LRNET_CARDS))
+    scorer = make_scorer(config)  # loads the two small LRNet modules; scores nothing
+    return config, scorer.cards, score_cache_for(config, scorer)
+
+
+def changed_settings(old: dict, new: dict, prefix: str = "") -> tuple[str, ...]:
+    """Dotted names of the settings whose values differ (JSON round trip: tuples compare as lists)."""
+    old, new = json.loads(json.dumps(old)), json.loads(json.dumps(new))
+    names = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            names += changed_settings(a, b, f"{prefix}{key}.")
+        elif a != b:
+            names.append(f"{prefix}{key}")
+    return tuple(names)
+
+
+def cached_score(cache, sha256: str, card) -> CachedScore | None:
+    """Today's entry for (clip, weights), else the newest entry made with other settings, else None."""
+    hit, probability = cache.get(sha256, card)
+    if hit:
+        return CachedScore(probability, ())
+    entries = sorted(cache.folder.glob(f"{sha256[:24]}-{card.weights_sha256[:24]}-*.json"),
+                     key=lambda path: path.stat().st_mtime)
+    if not entries:
+        return None
+    entry = json.loads(entries[-1].read_text(encoding="utf-8"))
+    return CachedScore(entry.get("probability"), changed_settings(entry.get("settings", {}), cache.settings))
+
+
+def lrnet_rows() -> None:
+    from dfdesk.core.probe import sha256_file
+    from trainer.stacking import labelled_videos
+
+    config, cards, cache = lrnet_score_cache()
+    _, clips = labelled_videos(config)
+    scores = {card.name: {} for card in cards}
+    for clip in clips:
+        sha256 = sha256_file(clip.path)
+        for card in cards:
+            scores[card.name][clip.name] = cached_score(cache, sha256, card)
+    print(f"LRNet video scores (mean block P(fake), main face) of {len(clips)} labelled clips from {cache.folder}")
+    for card in cards:
+        found = {name: s for name, s in scores[card.name].items() if s is not None and s.probability is not None}
+        stale = sorted({setting for s in found.values() for setting in s.changed})
+        print(f"\n{card.name} (weights {card.weights_sha256[:8]}): {len(found)} of {len(clips)} clips scored, "
+              f"{sum(bool(s.changed) for s in found.values())} of them stale"
+              + (f" (changed since: {', '.join(stale)})" if stale else ""))
+        scored = [c for c in clips if c.name in found]
+        if len({c.target for c in scored}) == 2:
+            lrnet_auc_rows(scored, {c.name: found[c.name].probability for c in scored})
+
+
+def lrnet_auc_rows(clips, value: dict) -> None:
+    """AUC over every clip and per family (fake = positive), then each fake against its own original."""
+    from trainer.metrics import roc_auc
+
+    print(f"  AUC, all {len(clips)} clips: {roc_auc([c.target for c in clips], [value[c.name] for c in clips]):.3f}")
+    reals = [c for c in clips if not c.target]
+    for family in sorted({c.family for c in clips if c.target}, key=str):
+        fakes = [c for c in clips if c.target and c.family == family]
+        auc = roc_auc([1] * len(fakes) + [0] * len(reals), [value[c.name] for c in fakes + reals])
+        print(f"  AUC, {family} ({len(fakes)}) vs all {len(reals)} reals: {auc:.3f}")
+    for fake in (c for c in clips if c.target):
+        for real in (c for c in clips if not c.target and c.group == fake.group):
+            verdict = "above" if value[fake.name] > value[real.name] else "NOT above"
+            print(f"  pair {Path(fake.name).stem} {value[fake.name]:.3f} {verdict} its original "
+                  f"{Path(real.name).stem} {value[real.name]:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100, help="consecutive frames per clip for the jitter")
     parser.add_argument("--mapping", action="store_true", help="re-derive the 468 -> 68 mapping instead")
     parser.add_argument("--mouth", action="store_true", help="compare mouth-crop framings instead")
+    parser.add_argument("--lrnet", action="store_true", help="LRNet's video AUC from eval_real's score cache instead")
     args = parser.parse_args()
     data = paths.shared_data_dir()
     if data is None:
         raise SystemExit("../shared/data is absent")
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    if args.lrnet:
+        with tempfile.TemporaryDirectory() as folder:
+            os.environ[paths.DATA_DIR_ENV] = folder  # never the analyst's own data folder
+            lrnet_rows()
+        return
     detector = FaceDetector(FaceSettings(device="cpu"))
     landmarker, dlib = FaceLandmarker(threads=1), Dlib.load()
     if dlib is None:

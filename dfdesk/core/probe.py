@@ -88,7 +88,8 @@ def _describe(path: Path, size: int, container) -> VideoInfo:
     rotation_cw = int(round(-(first.rotation or 0))) % 360
     if rotation_cw in (90, 270):
         width, height = height, width
-    timing = _timing(container, stream)
+    with av.open(str(path), "r") as fresh:  # a new demuxer, never a seek to 0: in an MPEG program stream whose
+        timing = _timing(fresh, fresh.streams.video[0])  # first packets share a timestamp it skips the first frame
     return VideoInfo(
         path=str(path), size_bytes=size, container=container.format.name, codec=stream.codec_context.name,
         width=width, height=height, rotation=rotation_cw, has_audio=bool(container.streams.audio),
@@ -106,17 +107,19 @@ def _first_frame(path: Path, container, stream):
 
 
 def _timing(container, stream) -> dict:
-    """fps, frame count, duration and whether the frame rate varies, from packet timestamps."""
-    container.seek(0)
+    """fps, frame count, duration and whether the frame rate varies, from the packets of a freshly opened file."""
     time_base = stream.time_base or Fraction(1, 1000)
-    pts, count = [], 0
+    pts, count, discarded = [], 0, 0
     for packet in container.demux(stream):
         if packet.size == 0:
+            continue
+        if packet.is_discard:  # hidden by an edit list: no decoder outputs it
+            discarded += 1
             continue
         count += 1
         if packet.pts is not None and len(pts) < VFR_PACKETS:
             pts.append(packet.pts)
-    frame_count = stream.frames or count
+    frame_count = count if discarded else (stream.frames or count)  # the container's count includes hidden ones
     duration = _duration_s(container, stream, time_base)
     fps = float(stream.average_rate or stream.guessed_rate or 0) or (frame_count / duration if duration else 0.0)
     return {"fps": round(fps, 6), "frame_count": frame_count, "duration_s": round(duration, 6),

@@ -13,6 +13,13 @@ things only at their start that change how every later frame is reconstructed (x
 in an SEI message of the first access unit, and FFmpeg turns on the work-arounds for old builds' 4:4:4 bugs
 only after reading it).  A decoder that meets a later keyframe first reconstructs other pixels without any
 error; FFmpeg keeps what it learned across the flush of a seek, so one priming per reader is enough.
+
+Two kinds of file need care to see what a plain decode sees.  A container may mark packets as not to be shown
+(an MP4 edit list that trims the start or the end): they are decoded as references but are no frames, so they
+have no index.  And a seek to the start does not always reach the first packet: an MPEG program stream whose
+first two packets carry the same decoding timestamp (the GRID corpus) indexes that timestamp at the second one,
+so ``seek(0)`` lands after the first keyframe; the reader then opens the file afresh, which always begins at the
+first packet, and refuses to when the path no longer names the file it first opened (replaced or removed).
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 
 import av
 import cv2
@@ -45,6 +53,8 @@ class PacketTable:
     pts: tuple[int, ...]
     keyframe_pts: tuple[int, ...]
     time_base: Fraction
+    discarded: int = 0  # packets the container marks as not to be shown (decoded, never output)
+    first_packet: tuple = ()  # where the stream begins (see :func:`packet_place`): how a rewind knows it got there
 
     def index_of(self, pts: int) -> int | None:
         position = bisect_right(self.pts, pts) - 1
@@ -59,24 +69,38 @@ class PacketTable:
         return float((pts - self.pts[0]) * self.time_base)
 
 
+def packet_place(packet: av.Packet) -> tuple:
+    """A packet's byte position and timestamps: the same packet read twice has the same place."""
+    return packet.pos, packet.dts, packet.pts
+
+
 def read_packet_table(container, stream) -> PacketTable:
-    """Demux (without decoding) the video stream once to learn every frame's timestamp."""
-    pts, keyframes = [], []
+    """Demux (without decoding) the video stream once, from its start, to learn every frame's timestamp.
+
+    Packets marked discard (an MP4 edit list's trimmed start or end) are counted but get no index: no decoder
+    outputs them, so a plain decode never shows them.
+    """
+    pts, keyframes, discarded, first = [], [], 0, ()
     for packet in container.demux(stream):
-        if packet.size == 0 or packet.pts is None:
+        if packet.size == 0:
             continue
-        pts.append(packet.pts)
-        if packet.is_keyframe:
-            keyframes.append(packet.pts)
+        first = first or packet_place(packet)
+        if packet.is_discard:
+            discarded += 1
+        elif packet.pts is not None:
+            pts.append(packet.pts)
+            if packet.is_keyframe:
+                keyframes.append(packet.pts)
     if not pts:
         raise VideoError("the video stream holds no timestamped frame")
-    return PacketTable(tuple(sorted(pts)), tuple(sorted(keyframes)), stream.time_base or Fraction(1, 1000))
+    return PacketTable(tuple(sorted(pts)), tuple(sorted(keyframes)), stream.time_base or Fraction(1, 1000),
+                       discarded, first)
 
 
 def integrity_warnings(table: PacketTable, info: VideoInfo) -> list[str]:
     """Signs of lost frames: fewer packets than the header promised, or jumps in constant-rate timestamps."""
     warnings = []
-    if len(table.pts) < info.frame_count:
+    if len(table.pts) + table.discarded < info.frame_count:
         warnings.append(f"the file holds {len(table.pts)} readable frames but declares {info.frame_count}")
     steps = np.diff(np.asarray(table.pts, np.int64))
     if len(steps) > 2:
@@ -87,6 +111,12 @@ def integrity_warnings(table: PacketTable, info: VideoInfo) -> list[str]:
             warnings.append(f"timestamps jump {len(gaps)} time(s), first after frame {first} "
                             f"({table.time_s(table.pts[first]):.3f} s): frames may be missing")
     return warnings
+
+
+def file_identity(path: str) -> tuple[int, ...]:
+    """Device, inode, size and modification time: a file replaced at the same path has another identity."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def upright_rgb(frame: av.VideoFrame, rotation_cw: int) -> np.ndarray:
@@ -105,13 +135,11 @@ class VideoReader:
     """
 
     def __init__(self, path: str | os.PathLike, info: VideoInfo, threads: int = 0):
-        self.path, self.info = str(path), info
+        self.path, self.info, self._threads = str(path), info, threads
         self.warnings: list[str] = []
         try:
-            self._container = av.open(self.path, "r")
-            self._stream = self._container.streams.video[0]
-            self._stream.codec_context.thread_type = "AUTO"
-            self._stream.codec_context.thread_count = threads
+            self._identity = file_identity(self.path)
+            self._open()
             self.table = read_packet_table(self._container, self._stream)
             self.warnings += integrity_warnings(self.table, info)
             self._prime_decoder()
@@ -122,17 +150,47 @@ class VideoReader:
             self.close()
             raise VideoError(f"{self.path}: {exc}") from None
 
+    def _open(self) -> None:
+        """Open the file and its first video stream, with the decoder threads asked for."""
+        self._container = av.open(self.path, "r")
+        self._stream = self._container.streams.video[0]
+        self._stream.codec_context.thread_type = "AUTO"
+        self._stream.codec_context.thread_count = self._threads
+
     def _prime_decoder(self) -> None:
         """Feed the stream's first packet to the decoder and drop its output (see the module docstring)."""
-        self._container.seek(0)
+        first = next((packet for packet in self._packets_from_start() if packet.size), None)
         try:
-            for packet in self._container.demux(self._stream):
-                if packet.size:
-                    packet.decode()
-                    break
+            if first is not None:
+                first.decode()
         except av.error.FFmpegError:
             pass  # a damaged first packet teaches nothing; the reader reports damage where frames are wanted
         self._stream.codec_context.flush_buffers()
+
+    def _packets_from_start(self) -> Iterator[av.Packet]:
+        """The video stream's packets from its very first one (the empty packet that flushes the decoder last).
+
+        ``seek(0)`` gets there in most containers; where it lands elsewhere (see the module docstring) the file is
+        opened again.  A fresh decoder that starts with the first packet needs no priming.
+        """
+        self._container.seek(0)
+        packets = self._container.demux(self._stream)
+        first = next((packet for packet in packets if packet.size), None)
+        if first is not None and packet_place(first) == self.table.first_packet:
+            return chain([first], packets)
+        self._reopen()
+        return self._container.demux(self._stream)
+
+    def _reopen(self) -> None:
+        """Open the file again, provided its path still names the file first opened (else VideoError)."""
+        try:
+            unchanged = file_identity(self.path) == self._identity
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            raise VideoError(f"{self.path}: the file was replaced or removed while it was being read")
+        self._container.close()
+        self._open()
 
     @property
     def frame_count(self) -> int:
@@ -214,8 +272,7 @@ class VideoReader:
         earlier keyframes are tried, then the start of the stream.
         """
         for keyframe in self._seek_points(target):
-            self._seek(keyframe)
-            decoded = self._indexed_frames(keep)
+            decoded = self._indexed_frames(self._packets_from(keyframe), keep)
             first = next(decoded, None)
             if first is not None and first[0] <= target:
                 yield first
@@ -229,17 +286,20 @@ class VideoReader:
             points.append(self.table.keyframe_index_before(points[-1] - 1))
         return points if points[-1] == 0 else points + [0]
 
-    def _seek(self, index: int) -> None:
+    def _packets_from(self, index: int) -> Iterator[av.Packet]:
+        """Packets from the keyframe at frame ``index`` (0: the very start of the stream) or near it."""
         if index == 0:
-            self._container.seek(0)  # the very start, in any container
-        else:
-            self._container.seek(self.table.pts[index], stream=self._stream, backward=True)
+            return self._packets_from_start()
+        self._container.seek(self.table.pts[index], stream=self._stream, backward=True)
+        return self._container.demux(self._stream)
 
-    def _indexed_frames(self, keep: frozenset[int] | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
-        """(index, frame) pairs in presentation order.  ``keep``: timestamps of the wanted frames; the other
-        packets go to FFmpeg with ``skip_frame`` NONREF (dropped when no other frame refers to them)."""
+    def _indexed_frames(self, packets: Iterator[av.Packet],
+                        keep: frozenset[int] | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, frame) pairs in presentation order, decoded from ``packets``.  ``keep``: timestamps of the
+        wanted frames; the other packets go to FFmpeg with ``skip_frame`` NONREF (dropped when no other frame
+        refers to them)."""
         last, codec = -1, self._stream.codec_context
-        for packet in self._container.demux(self._stream):
+        for packet in packets:
             codec.skip_frame = "NONREF" if _droppable(packet, keep) else "DEFAULT"
             for frame in packet.decode():
                 index = self.table.index_of(frame.pts) if frame.pts is not None else None

@@ -16,8 +16,9 @@ returns non-finite logits.  Import runs both; every load runs the probe, so a gr
 run fails its own detector at load, not the analysis.
 
 The graph contract is the one :func:`dfdesk.detectors.onnx_export.export_onnx` writes: one input
-``clip`` (B, T, C, H, W) float, outputs named ``clip_logits`` (B, K) and optionally ``frame_logits``
-(B, T, K) and ``temporal_weights`` (B, T); other outputs are ignored.
+``clip`` (B, T, C, H, W) float, or (B, T, 136) for a card whose crops are landmarks (LRNet: 68 points, x and y
+interleaved), outputs named ``clip_logits`` (B, K) and optionally ``frame_logits`` (B, T, K) and
+``temporal_weights`` (B, T); other outputs are ignored.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dfdesk.detectors.base import Detector, DetectorOutput, clip_shape
+from dfdesk.detectors.base import LANDMARK_FEATURES, Detector, DetectorOutput, clip_shape
 from dfdesk.detectors.cards import CardError, ModelCard
 from dfdesk.detectors.onnx_export import OUTPUTS, providers
 from dfdesk.detectors.weights import WeightsError, verified_weights_path
@@ -131,15 +132,13 @@ def check_graph(card: ModelCard, session, frame_level: bool) -> GraphLayout:
     if clip.type not in INPUT_TYPES:
         raise WeightsError(f"{label} takes {clip.type}; expected float32 or float16")
     shape = list(clip.shape)
-    if len(shape) != 5:
-        raise WeightsError(f"{label} input {clip.name!r} has rank {len(shape)} {shape}; expected (B, T, C, H, W)")
-    batch, frames, channels, height, width = (d if isinstance(d, int) and d > 0 else None for d in shape)
+    fixed = [d if isinstance(d, int) and d > 0 else None for d in shape]  # None: a dynamic axis
+    if card.input.crop == "landmarks":
+        _check_landmark_axes(card, label, clip.name, shape, fixed)
+    else:
+        _check_image_axes(card, label, clip.name, shape, fixed)
+    batch, frames = fixed[0], fixed[1]
     spec = card.input
-    wanted = {"C": (channels, len(spec.mean)), "H": (height, spec.size), "W": (width, spec.size)}
-    for axis, (got, expected) in wanted.items():
-        if got is not None and got != expected:
-            raise WeightsError(f"{label} input {clip.name!r} {shape} has {axis} = {got}; the card says {expected} "
-                               f"({spec.colour} crops of {spec.size} px)")
     if frame_level and frames is not None:
         raise WeightsError(f"{label} fixes T = {frames}; a frame-level model needs a dynamic frame axis "
                            "(re-export it with `dfdesk models export-onnx`)")
@@ -149,6 +148,28 @@ def check_graph(card: ModelCard, session, frame_level: bool) -> GraphLayout:
         raise WeightsError(f"{label} fixes the batch at {batch}; expected a dynamic batch axis (or 1)")
     outputs = _check_outputs(card, session, label, frame_level)
     return GraphLayout(clip.name, INPUT_TYPES[clip.type], outputs, batch == 1)
+
+
+def _check_image_axes(card: ModelCard, label: str, name: str, shape: list, fixed: list) -> None:
+    """An image card's input is (B, T, C, H, W) with its channels and crop size where the graph fixes them."""
+    spec = card.input
+    if len(shape) != 5:
+        raise WeightsError(f"{label} input {name!r} has rank {len(shape)} {shape}; expected (B, T, C, H, W)")
+    wanted = {"C": (fixed[2], len(spec.mean)), "H": (fixed[3], spec.size), "W": (fixed[4], spec.size)}
+    for axis, (got, expected) in wanted.items():
+        if got is not None and got != expected:
+            raise WeightsError(f"{label} input {name!r} {shape} has {axis} = {got}; the card says {expected} "
+                               f"({spec.colour} crops of {spec.size} px)")
+
+
+def _check_landmark_axes(card: ModelCard, label: str, name: str, shape: list, fixed: list) -> None:
+    """A landmark card's input is (B, T, 136): 68 points a frame, x and y interleaved."""
+    if len(shape) != 3:
+        raise WeightsError(f"{label} input {name!r} has rank {len(shape)} {shape}; the card's crops are landmarks, "
+                           f"expected (B, T, {LANDMARK_FEATURES})")
+    if fixed[2] is not None and fixed[2] != LANDMARK_FEATURES:
+        raise WeightsError(f"{label} input {name!r} {shape} has {fixed[2]} features a frame; the card's crops are "
+                           f"68 landmarks ({LANDMARK_FEATURES} coordinates)")
 
 
 def _check_outputs(card: ModelCard, session, label: str, frame_level: bool) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ import torch
 
 from dfdesk import paths
 from dfdesk.detectors import build_detector, create_detector, detector_class, list_detectors
-from dfdesk.detectors.base import InputSpec
+from dfdesk.detectors.base import InputSpec, clip_shape
 from dfdesk.detectors.cards import CARD_FILE, CardError, ModelCard, load_card, save_card
 from dfdesk.detectors.onnx_export import ExportResult, OnnxExportError
 from dfdesk.detectors.onnx_export import export_onnx as export_detector
@@ -374,8 +374,7 @@ def export_onnx(name: str, out_path: str | Path) -> ExportResult:
         raise ModelStoreError(f"model {name!r} is already ONNX: {card.weights_path}")
     try:
         detector = create_detector(card)
-        spec = card.input
-        example = torch.rand(2, spec.frames_per_clip, len(spec.mean), spec.size, spec.size)
+        example = torch.rand(2, *clip_shape(card.input))  # (B, T, C, H, W) crops or (B, T, 136) landmarks
         result = export_detector(detector, example, out_path)
         _record_card(result.path, card)
         return result
