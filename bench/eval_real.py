@@ -38,6 +38,8 @@ def main() -> int:
     parser.add_argument("--models", default="", help="comma-separated installed models (default: every trained one)")
     parser.add_argument("--frames", type=int, default=0, help="frames per model (default: each card's)")
     parser.add_argument("--figures", type=Path, default=REPO / "bench" / "figures")
+    parser.add_argument("--save", type=Path, help="also write the fitted stacking.json here (models/stacking.json "
+                                                  "ships it)")
     args = parser.parse_args()
     if paths.shared_data_dir() is None:
         print("../shared/data is absent: nothing to evaluate")
@@ -54,6 +56,8 @@ def main() -> int:
             done = event
         print(file=sys.stderr)
         doc = json.loads(Path(done["stacking"]).read_text(encoding="utf-8"))
+        if args.save:
+            shutil.copy(Path(done["stacking"]), args.save)
         args.figures.mkdir(parents=True, exist_ok=True)
         for kind, name in STACKING_FIGURES.items():
             shutil.copy(Path(done["figures"][kind]), args.figures / name)

@@ -78,7 +78,7 @@ from trainer.loop import (
 from trainer.metrics import MetricError
 from trainer.sbi_faces import SbiDataError
 from trainer.splits import SplitError
-from trainer.stacking import stacking_events
+from trainer.stacking import default_config, stacking_events
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 EXPECTED_ERRORS = (ConfigError, DatasetError, SplitError, DataError, InstallError, CardError, WeightsError,
@@ -418,7 +418,9 @@ def resume_run(trainer: Trainer, config: TrainConfig, folder: Path) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path, metavar="FILE", help="training settings (TOML or JSON)")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="training settings (TOML or JSON); required except with --stacking, whose default "
+                             "fits on the labelled clips of ../shared/data")
     parser.add_argument("--jsonl", action="store_true", help="print one JSON object per line (the GUI reads them)")
     parser.add_argument("--dry-run", action="store_true", help="only load the data set and report counts and problems")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in checkpoint_dir")
@@ -436,7 +438,7 @@ def run(args: argparse.Namespace, observe: Callable[[dict], None] | None = None)
     fail = partial(_fail, emit, prefix=f"rank {rank}: " if rank else "")
     try:
         stacking = bool(getattr(args, "stacking", False))
-        config = load_config(args.config, stacking=stacking)
+        config = _config(args.config, stacking)
         if stacking:
             events = stacking_events(config, dry_run=args.dry_run)
         else:
@@ -455,6 +457,17 @@ def run(args: argparse.Namespace, observe: Callable[[dict], None] | None = None)
                     EXIT_FAILURE)
     finally:
         close_distributed()
+
+
+def _config(path: Path | None, stacking: bool) -> TrainConfig:
+    """The settings file, or for ``--stacking`` without one the default fit (:func:`trainer.stacking.default_config`);
+    ConfigError when training is asked for without a file."""
+    if path is not None:
+        return load_config(path, stacking=stacking)
+    if stacking:
+        return default_config()
+    raise ConfigError("--config FILE is required (only --stacking has a default: the labelled clips of "
+                      "../shared/data)")
 
 
 def dry_run_events(config: TrainConfig) -> Iterator[dict]:

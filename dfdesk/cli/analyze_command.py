@@ -14,6 +14,7 @@ from dfdesk.services.analysis import (
     AnalysisCancelled,
     AnalysisError,
     AnalysisRequest,
+    check_request,
     resume_analysis,
     run_analysis,
 )
@@ -22,6 +23,7 @@ from dfdesk.services.identity import current_analyst
 from dfdesk.services.ingest import ingest_video
 from dfdesk.services.recovery import mark_interrupted
 from dfdesk.services.results import load_analysis
+from dfdesk.services.verdicts import FUSION_CHOICES, fusion_rule_text, headline
 
 DEFAULT_CASE = "Ad hoc analyses"
 
@@ -35,7 +37,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--sampling", choices=("random", "uniform", "all", "every"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--fusion", choices=("mean", "weighted", "stacking"), default="mean")
+    parser.add_argument("--fusion", choices=FUSION_CHOICES, default=AnalysisRequest().fusion,
+                        help="auto (default): the ensemble validated by dfdesk train --stacking for these models, "
+                             "else the plain mean, shown but never deciding the verdict")
     parser.add_argument("--aggregation", choices=("mean", "confident"), default="mean",
                         help="how frame-level detectors turn frame scores into a video score")
     parser.add_argument("--case", default=DEFAULT_CASE, help=f"case to file the video in (default: {DEFAULT_CASE!r})")
@@ -64,6 +68,10 @@ def resume_command(args: argparse.Namespace) -> int:
 def analyze(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise CliError("--frames must be at least 1")
+    request = AnalysisRequest(models=tuple(args.models.split(",")) if args.models else None, frames=args.frames,
+                              sampling=args.sampling, seed=args.seed, device=args.device, fusion=args.fusion,
+                              frame_aggregation=args.aggregation)
+    _check_before_work(request, args)
     db = open_database(args.db)
     mark_interrupted(db)
     actor = current_analyst()
@@ -71,9 +79,6 @@ def analyze(args: argparse.Namespace) -> int:
         intake = ingest_video(db, args.case, args.video, actor)
     except VideoError as exc:
         raise CliError(str(exc)) from None
-    request = AnalysisRequest(models=tuple(args.models.split(",")) if args.models else None, frames=args.frames,
-                              sampling=args.sampling, seed=args.seed, device=args.device, fusion=args.fusion,
-                              frame_aggregation=args.aggregation)
     analysis_id = _drive(run_analysis(db, intake.evidence_id, request, actor))
     with db.unit_of_work() as session:
         document = analysis_document(load_analysis(session, analysis_id))
@@ -83,6 +88,25 @@ def analyze(args: argparse.Namespace) -> int:
     if args.report:
         return _export_report(db, analysis_id, args.report, actor)
     return EXIT_OK
+
+
+def _check_before_work(request: AnalysisRequest, args: argparse.Namespace) -> None:
+    """Bad models, fusion, device or output paths end here, with one line and exit 2, before any row is
+    written or any frame decoded."""
+    try:
+        check_request(request)
+    except AnalysisError as exc:
+        raise CliError(str(exc)) from None
+    for option, path in (("--json", args.json), ("--report", args.report)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise CliError(f"{option} {path} is a folder; give a file name")
+        if not path.resolve().parent.is_dir():
+            raise CliError(f"{option} {path}: the folder {path.resolve().parent} does not exist")
+    if args.report is not None and args.report.exists():
+        raise CliError(f"--report {args.report} already exists; choose another name (dfdesk report --force "
+                       "replaces a report)")
 
 
 def _export_report(db, analysis_id: int, out: Path, actor: str) -> int:
@@ -123,11 +147,15 @@ def _write_json(path: Path, document: dict) -> None:
 
 
 def _print_summary(document: dict) -> None:
+    """The verdict in the product's words (never "real": the JSON's ``verdict`` value is for scripts), the fusion
+    rule applied and each model's score."""
     p = document["fake_probability"]
     band = document["uncertainty_band"]
     probability = f"P(fake) {p:.3f}" + (f" [{band[0]:.3f}, {band[1]:.3f}]" if band else "") if p is not None else ""
-    print(f"analysis {document['analysis_id']}: {document['verdict']} {probability}")
+    print(f"analysis {document['analysis_id']}: {headline(document['verdict'])} {probability}".rstrip())
+    validation_videos = (document["evidence"] or {}).get("validation_videos", 0)
+    print(f"  fusion: {fusion_rule_text(document['settings'].get('fusion'), document['fusion'], validation_videos)}")
     for detector in document["detectors"]:
         score = detector["fake_probability"]
-        shown = f"{score:.3f}" if score is not None else detector["status"]
+        shown = f"{score:.3f}" if score is not None else ": ".join(filter(None, (detector["status"], detector["note"])))
         print(f"  {detector['name']:<28} {shown}")

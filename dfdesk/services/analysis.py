@@ -7,6 +7,7 @@ analysis) does not detect faces again.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -41,9 +42,13 @@ from dfdesk.services.explanations import render_heatmaps
 from dfdesk.services.inference import clip_inputs, score_clips
 from dfdesk.services.model_selection import Selection, is_frame_level, plan_for, select_models
 from dfdesk.services.recovery import RESUMABLE
-from dfdesk.services.verdicts import Fuser, build_outcome, no_face_outcome
+from dfdesk.services.verdicts import AUTO, Fuser, build_outcome, no_face_outcome
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis, Evidence, utcnow
+
+log = logging.getLogger(__name__)
+# what one detector may raise while it runs (torch's CUDA out-of-memory is a RuntimeError): it fails alone
+DETECTOR_RUN_ERRORS = (CardError, WeightsError, RuntimeError, ValueError, MemoryError)
 
 
 class AnalysisError(Exception):
@@ -61,7 +66,7 @@ class AnalysisRequest:
     sampling: str | None = None  # frame-level detectors: uniform | random | every | all (default: the card's)
     seed: int = 0
     device: str = "auto"
-    fusion: str = "mean"  # mean | weighted | stacking
+    fusion: str = AUTO  # verdicts.FUSION_CHOICES; auto: the validated ensemble, else an inconclusive plain mean
     frame_aggregation: str = "mean"  # mean | confident (DFDC winners' rule)
     heatmaps_per_detector: int = 3
     batch_size: int = 8
@@ -169,6 +174,17 @@ def _start(db: Database, evidence_id: int, request: AnalysisRequest, actor: str,
                      analysis_id=analysis.id, models=[c.name for c in plan.selection.usable], resumed=resume_id)
         analysis_id = analysis.id
     return _Job(analysis_id, case_id, evidence_id, plan)
+
+
+def check_request(request: AnalysisRequest) -> None:
+    """AnalysisError when the request cannot run whatever the video (unknown model, bad fusion rule, no such
+    device): front ends call it before anything is written, so bad input leaves the database as it was."""
+    try:
+        selection = select_models(request.models)
+        resolve_device(request.device)
+        Fuser(request.fusion, {c.name: c for c in selection.usable})
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
 
 
 def plan_analysis(info: VideoInfo, sha256: str, request: AnalysisRequest) -> AnalysisPlan:
@@ -294,28 +310,45 @@ def compute_outcome(plan: AnalysisPlan, request: AnalysisRequest, heatmaps_for: 
     heatmaps = render_heatmaps(*heatmaps_for, runs, scores, extraction, specs, plan.device,
                                request.heatmaps_per_detector)
     timings["explanations"] = round(time.perf_counter() - started, 4)
-    return build_outcome(extraction, runs + excluded, scores, heatmaps, frames_wanted, timings, request)
+    return build_outcome(extraction, runs + excluded, scores, heatmaps, frames_wanted, timings, request, plan.sha256)
 
 
 def _run_detector(card, plan: AnalysisPlan, extraction: FaceExtraction, spec: CropSpec, request: AnalysisRequest,
                   cancel):
+    """One detector's run, clip scores and loaded model.  An error of this detector (bad weights, out of memory,
+    a shape it cannot take) gives a ``failed`` run with the reason, and the analysis goes on with the others."""
     started = time.perf_counter()
-    frame_level = is_frame_level(card)
     yield Progress(f"detector {card.name}", 0, 1, f"running {card.name}")
     try:
         model = create_detector(card, plan.device)
-    except (CardError, WeightsError) as exc:
-        return DetectorRun(card.name, card.version, card.architecture, card.weights_sha256, DETECTOR_FAILED,
-                           str(exc)), [], None
-    # a frame the face pipeline added near a sampled frame without the main face is scored in its place
-    frames_plan = with_added_frames(plan.plans[card.name], extraction.added)
-    clips = clip_inputs(extraction, spec, frames_plan, card.input.frames_per_clip, frame_level)
-    clip_scores = list(score_clips(model, card, clips, plan.device, request.batch_size, cancel))
-    times = {f.index: f.time_s for f in extraction.all_frames}
-    run = detector_run(card, clip_scores, extraction.main_track.track_id, times, frame_level,
-                       request.frame_aggregation, time.perf_counter() - started)
+        clip_scores = _score_detector(model, card, plan, extraction, spec, request, cancel)
+        run = detector_run(card, clip_scores, extraction.main_track.track_id,
+                           {f.index: f.time_s for f in extraction.all_frames}, is_frame_level(card),
+                           request.frame_aggregation, time.perf_counter() - started)
+    except DETECTOR_RUN_ERRORS as exc:
+        return _failed_run(card, exc, plan.device, time.perf_counter() - started), [], None
     yield Progress(f"detector {card.name}", 1, 1, f"{card.name} done")
     return run, clip_scores, model
+
+
+def _score_detector(model, card, plan: AnalysisPlan, extraction: FaceExtraction, spec: CropSpec,
+                    request: AnalysisRequest, cancel) -> list:
+    # a frame the face pipeline added near a sampled frame without the main face is scored in its place
+    frames_plan = with_added_frames(plan.plans[card.name], extraction.added)
+    clips = clip_inputs(extraction, spec, frames_plan, card.input.frames_per_clip, is_frame_level(card))
+    return list(score_clips(model, card, clips, plan.device, request.batch_size, cancel))
+
+
+def _failed_run(card, exc: BaseException, device: str, seconds: float) -> DetectorRun:
+    """The record of a detector that failed: its reason (first line), logged; GPU memory it held is released."""
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    reason = first_line if isinstance(exc, CardError | WeightsError) else ": ".join(
+        filter(None, (type(exc).__name__, first_line)))
+    log.warning("detector %s failed and is left out of the verdict: %s", card.name, reason)
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return DetectorRun(card.name, card.version, card.architecture, card.weights_sha256, DETECTOR_FAILED, reason,
+                       card.threshold, seconds=seconds)
 
 
 def _excluded_runs(selection: Selection) -> list[DetectorRun]:
@@ -323,6 +356,6 @@ def _excluded_runs(selection: Selection) -> list[DetectorRun]:
                         "no trained weights installed: excluded from the verdict") for c in selection.needs_training]
 
 
-__all__ = ["AnalysisCancelled", "AnalysisError", "AnalysisPlan", "AnalysisRequest", "DetectorScored",
+__all__ = ["AnalysisCancelled", "AnalysisError", "AnalysisPlan", "AnalysisRequest", "DetectorScored", "check_request",
            "DETECTOR_NO_INPUT", "add_analysis_row", "compute_outcome", "extract_plan_faces", "plan_analysis",
            "run_analysis"]

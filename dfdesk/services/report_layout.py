@@ -24,11 +24,12 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from dfdesk import paths
+from dfdesk.core.fusion import VerdictRule
 from dfdesk.core.likelihood import DECISION_LOG10_LR, format_lr
 from dfdesk.core.outcome import DETECTOR_NEEDS_TRAINING, DETECTOR_USED
 from dfdesk.services.report_charts import TimelineSpec, timeline_drawing
 from dfdesk.services.results import AnalysisView
-from dfdesk.services.verdicts import headline
+from dfdesk.services.verdicts import fell_back, fusion_rule_text, headline
 
 SANS, BOLD, MONO = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono"
 # Fonts for the characters DejaVu lacks, tried in order: Chinese and Japanese, then Korean (Hangul)
@@ -366,23 +367,31 @@ def model_card_table(model: ModelFacts) -> Table:
 
 
 def fusion_text(analysis: AnalysisView) -> str:
+    """The fusion paragraph: the rule asked for and the one applied (in the words of the code that applies it,
+    ``verdicts.fusion_rule_text``), then how the verdict follows from it."""
     verdict = analysis.verdict
     if verdict is None:
         return NOT_RECORDED
+    requested = analysis.settings.get("fusion")
     if verdict.evidence is not None:
         members = ", ".join(verdict.evidence.members) or "none: no model ranked them better than chance"
-        return (f"Rule: {verdict.fusion}, the ensemble fitted on {verdict.evidence.validation_videos} labelled "
-                f"validation videos: each model's P(fake) calibrated (Platt), the models that add ranking power "
+        rule = fusion_rule_text(requested, verdict.fusion, verdict.evidence.validation_videos)
+        return (f"Rule: {rule}: each model's P(fake) calibrated (Platt), the models that add ranking power "
                 f"stacked by logistic regression (members with weight: {members}), and the fused score turned into a "
                 "likelihood ratio by a calibration fitted out of sample and bounded by ELUB (Vergeer et al. 2016). "
                 f"P(fake) is that LR read at even prior odds. Verdict: manipulation detected when the LR is at least "
                 f"{LR_WORDS}; no manipulation detected by these models when it is at most 1/{LR_WORDS}; both with "
                 "the whole uncertainty band on that side of LR 1; inconclusive otherwise.")
-    return (f"Rule: {verdict.fusion or NOT_RECORDED}, over the calibrated P(fake) of every model used (models that "
-            "need training, failed or had no input are excluded); no likelihood ratio, as no ensemble fitted on "
-            "validation videos was used. Verdict: manipulation detected when the whole uncertainty band lies at or "
-            f"above {verdict.fake_threshold:.2f}; no manipulation detected by these models when it lies at or below "
-            f"{verdict.real_threshold:.2f}; inconclusive otherwise.")
+    rule = f"Rule: {fusion_rule_text(requested, verdict.fusion)}."
+    excluded = ("Models that need training, failed or had no input are excluded; no likelihood ratio, as no "
+                "ensemble fitted on validation videos was used.")
+    if fell_back(requested, verdict.fusion):
+        return f"{rule} {excluded} Verdict: inconclusive whatever the fused score."
+    decision = VerdictRule().decision
+    return (f"{rule} {excluded} Verdict: manipulation detected when P(fake) is at or above "
+            f"{verdict.fake_threshold:.2f} and the whole uncertainty band at or above {decision:.2f}; no manipulation "
+            f"detected by these models when P(fake) is at or below {verdict.real_threshold:.2f} and the whole band at "
+            f"or below {decision:.2f}; inconclusive otherwise.")
 
 
 STATUS_WORDS = {DETECTOR_USED: "used", DETECTOR_NEEDS_TRAINING: "excluded: needs training",

@@ -30,6 +30,7 @@ from dfdesk.core.likelihood import (
     log10_lr_of,
 )
 from dfdesk.core.outcome import (
+    DETECTOR_FAILED,
     DETECTOR_NO_INPUT,
     DETECTOR_USED,
     AnalysisOutcome,
@@ -41,15 +42,53 @@ from dfdesk.core.outcome import (
 from dfdesk.core.pipeline import FaceExtraction
 from dfdesk.detectors.scoring import units_of
 
-FUSION_CHOICES = ("auto", *FUSION_RULES)  # auto: the fitted ensemble when one fits the models run, else mean
+AUTO = "auto"
+FUSION_CHOICES = (AUTO, *FUSION_RULES)  # the choices of every front end (dfdesk analyze --fusion imports them)
+VALIDATED_RULE = "stacking"  # the only rule fitted and validated on labelled videos
+NO_VALIDATED_FUSION = "no validated fusion is installed for these models"
+RULE_WORDS = {  # what each rule does, in the words the CLI and the report print beside the rule applied
+    AUTO: "the ensemble fitted on labelled validation videos when one is installed for exactly the models that "
+          "produced scores, else the plain mean, which cannot decide the verdict",
+    "mean": "the plain mean of the calibrated P(fake) of the models that produced a score",
+    "weighted": "the mean of the models' calibrated P(fake) weighted by their validation AUC above chance "
+                "(AUC - 0.5)",
+    VALIDATED_RULE: "the ensemble fitted on labelled validation videos by dfdesk train --stacking",
+}
 HEADLINES = {"fake": "likely manipulated", "real": NO_MANIPULATION_DETECTED, "inconclusive": "inconclusive",
              "no_face": "no face found"}
+SHORT_HEADLINES = {**HEADLINES, "real": "no manipulation detected"}  # for a table column
 
 
 def headline(label: str | None) -> str:
     """The words every screen, report and summary line shows for a categorical verdict: "real" is a value for
     scripts, never shown; it reads "no manipulation detected by these models"."""
     return HEADLINES.get(label or "", "no verdict")
+
+
+def short_headline(label: str | None) -> str:
+    """The headline in a few words for a narrow column ("no manipulation detected"); never "real"."""
+    return SHORT_HEADLINES.get(label or "", "no verdict")
+
+
+def fell_back(requested: str | None, applied: str | None) -> bool:
+    """Did the analysis ask for the validated ensemble (``auto`` or ``stacking``) but get the plain mean?  Its
+    score is then shown, but it never decides "fake" or "no manipulation detected": the verdict is inconclusive."""
+    return requested in (AUTO, VALIDATED_RULE) and applied == "mean"
+
+
+def fusion_rule_text(requested: str | None, applied: str | None, validation_videos: int = 0) -> str:
+    """The fusion rule of an analysis in words: the one applied (saved verdict), the one asked for (saved settings)
+    when it differs and, after a fall-back, why the verdict is inconclusive.  ``Fuser`` and ``build_outcome``
+    apply these rules; ``validation_videos``: the size of the fitted ensemble's validation set, when known."""
+    words = RULE_WORDS.get(applied or "", "")
+    if applied == VALIDATED_RULE and validation_videos:
+        words = f"the ensemble fitted on {validation_videos} labelled validation videos"
+    asked = f" (requested: {requested})" if requested and applied and requested != applied else ""
+    text = f"{applied or requested or 'not recorded'}{asked}" + (f", {words}" if words else "")
+    if fell_back(requested, applied):
+        text += (f", because {NO_VALIDATED_FUSION}; an uncalibrated mean cannot decide the verdict, which is "
+                 "therefore inconclusive")
+    return text
 
 
 def stacking_files() -> list[Path]:
@@ -74,33 +113,46 @@ class Fuser:
     """The fusion rule of one analysis, applied to any subset of detectors.
 
     ``auto`` uses the fitted ensemble when there is one for exactly these models (same weights) and falls back to
-    the plain mean otherwise, saying why in ``note``.
+    the plain mean otherwise, saying why in ``reason`` and ``note``; ``lenient`` treats ``stacking`` the same way
+    (after the detectors ran: a member that failed must not fail the analysis), else a stacking fit that does not
+    fit these models raises FusionError (before any work).
     """
 
-    def __init__(self, rule: str, cards: dict):
-        self.note = ""
+    def __init__(self, rule: str, cards: dict, *, lenient: bool = False):
+        if rule not in FUSION_CHOICES:
+            raise FusionError(f"unknown fusion rule {rule!r}; choose {', '.join(FUSION_CHOICES)}")
+        self.requested, self.reason, self.note = rule, "", ""
         self.weights = {name: validation_weight(card.metrics) for name, card in cards.items()}
         hashes = {name: card.weights_sha256 for name, card in cards.items()}
-        self.rule, self.stacking = (self._auto(hashes) if rule == "auto" else (rule, self._fitted(rule, hashes)))
+        if rule == AUTO or (rule == VALIDATED_RULE and lenient):
+            self.rule, self.stacking = self._auto(hashes)
+        else:
+            self.rule, self.stacking = rule, self._fitted(rule, hashes)
 
     @staticmethod
     def _fitted(rule: str, hashes: dict[str, str]) -> Stacking | None:
-        if rule != "stacking":
+        if rule != VALIDATED_RULE:
             return None
         stacking = load_stacking()
         if stacking is None:
-            raise FusionError("stacking fusion needs weights fitted by the trainer (none installed)")
+            raise FusionError("no fitted ensemble is installed: an administrator fits one with dfdesk train "
+                              "--stacking")
         stacking.check_models(hashes)  # weights fitted on other models (or other weights) are refused
         return stacking
 
     def _auto(self, hashes: dict[str, str]) -> tuple[str, Stacking | None]:
         try:
-            stacking = self._fitted("stacking", hashes)
+            stacking = self._fitted(VALIDATED_RULE, hashes)
         except FusionError as exc:
-            self.note = (f"no fitted ensemble for these models ({exc}); the plain mean was used and no likelihood "
-                         "ratio can be given")
+            self.reason = str(exc)
+            self.note = (f"{NO_VALIDATED_FUSION} ({exc}): the plain mean of their calibrated P(fake) is shown, "
+                         "without a likelihood ratio, and the verdict is inconclusive")
             return "mean", None
-        return "stacking", stacking
+        return VALIDATED_RULE, stacking
+
+    @property
+    def fell_back(self) -> bool:
+        return fell_back(self.requested, self.rule)
 
     @property
     def likelihood(self) -> LrModel | None:
@@ -140,7 +192,7 @@ def build_outcome(extraction: FaceExtraction, runs: list[DetectorRun], scores: d
     """``sha256``: the evidence's hash, to say when the video is one the fitted ensemble was validated on."""
     used = [r for r in runs if r.status == DETECTOR_USED]
     cards = {name: card for name, (card, _clips, _model) in scores.items()}
-    fuser = Fuser(request.fusion, {r.name: cards[r.name] for r in used})
+    fuser = Fuser(request.fusion, {r.name: cards[r.name] for r in used}, lenient=True)  # only models that scored
     probabilities = {r.name: r.fake_probability for r in used}
     p = fuser(probabilities) if used else None
     if p is None:
@@ -157,6 +209,8 @@ def build_outcome(extraction: FaceExtraction, runs: list[DetectorRun], scores: d
     evidence = fuser.evidence(probabilities, sha256)
     rule = _rule(evidence)
     label, explanation = _decide(p, band, rule, evidence)
+    if fuser.fell_back:
+        label, explanation = "inconclusive", _unvalidated(p, band, fuser.reason)
     problem = evidence_problem(len(extraction.frames), frames_wanted, units)
     if problem:
         label, explanation = "inconclusive", f"{problem}; {explanation}"
@@ -172,6 +226,12 @@ def _band(units: dict[str, list[float]], frame_level: dict[str, bool], fuser: Fu
         return aggregate_frames(values, request.frame_aggregation) if frame_level[name] else float(values.mean())
 
     return bootstrap_band(units, fuser, reduce=reduce, seed=request.seed)
+
+
+def _unvalidated(p: float, band: tuple[float, float], reason: str) -> str:
+    """Why a fall-back to the plain mean gives no fake / no-manipulation verdict, whatever the score."""
+    return (f"{NO_VALIDATED_FUSION} ({reason}), so the plain mean of their calibrated P(fake), {p:.2f} "
+            f"(band [{band[0]:.2f}, {band[1]:.2f}]), is shown but cannot decide whether the video was manipulated")
 
 
 def _rule(evidence: EvidenceStrength | None) -> VerdictRule:
@@ -208,7 +268,8 @@ def _fused_points(used: list[DetectorRun], fuser: Fuser) -> tuple[FramePoint, ..
 def _outcome(extraction, runs, verdict, fused_points, heatmaps, timings, fuser, request) -> AnalysisOutcome:
     used = [r for r in runs if r.status == DETECTOR_USED]
     tracks = tuple(_track(t, used, fuser) for t in extraction.tracks)
-    warnings = list(extraction.warnings) + _other_track_warnings(tracks, verdict) + _fusion_warnings(fuser, verdict)
+    warnings = (list(extraction.warnings) + _failure_warnings(runs) + _other_track_warnings(tracks, verdict)
+                + _fusion_warnings(fuser, verdict))
     return AnalysisOutcome(verdict, tuple(runs), tracks, fused_points, tuple(heatmaps), len(extraction.frames),
                            sum(1 for f in extraction.frames if f.faces), dict(timings), tuple(warnings))
 
@@ -219,6 +280,11 @@ def _track(track, used: list[DetectorRun], fuser: Fuser) -> TrackOutcome:
     return TrackOutcome(track.track_id, track.is_main, tuple(track.frame_indices),
                         {f: tuple(round(v, 2) for v in d.box) for f, d in zip(track.frame_indices, track.detections)},
                         fuser(probabilities) if probabilities else None)
+
+
+def _failure_warnings(runs: list[DetectorRun]) -> list[str]:
+    return [f"{r.name} failed and was left out of the fusion and the verdict: {r.note}" for r in runs
+            if r.status == DETECTOR_FAILED]
 
 
 def _fusion_warnings(fuser: Fuser, verdict: Verdict) -> list[str]:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QLineEdit, QTa
 
 from dfdesk import paths
 from dfdesk.core.fusion import STACKING_FIGURES
+from dfdesk.gui.settings import Analyst
 from dfdesk.gui.views.analysis_view import AnalysisPage
 from dfdesk.gui.views.model_manager import ModelManager
 from dfdesk.services import ensemble_info
@@ -65,7 +66,7 @@ def test_the_timeline_shows_the_fused_calibrated_curve_beside_each_model(page: A
     assert set(page.timeline.curves) == {"meso4_df", "fused"}
 
 
-def test_the_model_manager_shows_the_fitted_ensembles_validation(qtbot, settings, jobs):
+def test_the_model_manager_shows_the_fitted_ensembles_validation(qtbot, settings, jobs, db):
     hashes = {c.name: c.weights_sha256 for c in list_installed() if c.name in ("meso4_df", "meso4_f2f")}
     clips = [{"name": f"v{i}.mp4", "sha256": f"{i:064x}", "label": "fake" if i < 3 else "real"} for i in range(5)]
     write_stacking({"format": 2, "weights": {"meso4_df": 1.3, "meso4_f2f": 0.0}, "bias": 0.1,
@@ -80,7 +81,7 @@ def test_the_model_manager_shows_the_fitted_ensembles_validation(qtbot, settings
     folder = paths.user_models_dir()
     write_plots([0.4, 0.2, -0.1, -0.5, 0.1], [1, 1, 1, 0, 0], folder / STACKING_FIGURES["ece"],
                 folder / STACKING_FIGURES["tippett"])
-    manager = ModelManager(settings, jobs)
+    manager = ModelManager(settings, jobs, db=db, analyst=Analyst("root", "admin"))
     qtbot.addWidget(manager)
     html = manager.ensemble.toHtml()
     text = manager.ensemble.toPlainText()
@@ -90,9 +91,9 @@ def test_the_model_manager_shows_the_fitted_ensembles_validation(qtbot, settings
     assert manager.tabs.tabText(1) == "Ensemble validation"
 
 
-def test_the_model_manager_says_when_no_ensemble_is_fitted(qtbot, settings, jobs, monkeypatch):
+def test_the_model_manager_says_when_no_ensemble_is_fitted(qtbot, settings, jobs, db, monkeypatch):
     monkeypatch.setattr(ensemble_info, "stacking_files", lambda: [paths.user_models_dir() / "stacking.json"])
-    manager = ModelManager(settings, jobs)
+    manager = ModelManager(settings, jobs, db=db, analyst=Analyst("root", "admin"))
     qtbot.addWidget(manager)
     assert "dfdesk train --stacking" in manager.ensemble.toPlainText()
     assert "no likelihood ratio" in manager.ensemble.toPlainText()

@@ -124,7 +124,7 @@ def test_a_face_below_the_minimum_size_is_a_no_face_outcome(cli, seeded: Path) -
     document = json.loads(out.read_text())
     assert document["verdict"] == "no_face" and document["fake_probability"] is None
     assert "no face was found" in document["explanation"]
-    assert f"analysis {document['analysis_id']}: no_face" in result.stdout
+    assert f"analysis {document['analysis_id']}: no face found" in result.stdout  # the headline, never the raw value
     assert counts(cli.db_path)["frame_scores"] == 0
     _healthy(cli.db_path)
 

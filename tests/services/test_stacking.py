@@ -3,6 +3,7 @@ likelihood ratio, and refused when stale; ``auto`` falls back to the mean and sa
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,13 +13,14 @@ from dfdesk import paths
 from dfdesk.core.fusion import STACKING_FILE, FusionError, Stacking, logit, sigmoid
 from dfdesk.core.likelihood import LrModel, even_odds_probability
 from dfdesk.core.steps import run_to_end
-from dfdesk.services import verdicts
+from dfdesk.detectors.cards import Calibration
+from dfdesk.services import model_selection, verdicts
 from dfdesk.services.analysis import AnalysisError, AnalysisRequest, run_analysis
 from dfdesk.services.analysis_json import analysis_document
 from dfdesk.services.ingest import ingest_video
 from dfdesk.services.models import list_installed
 from dfdesk.services.results import load_analysis
-from dfdesk.services.verdicts import Fuser, load_stacking
+from dfdesk.services.verdicts import NO_VALIDATED_FUSION, Fuser, fusion_rule_text, load_stacking
 from dfdesk.store.database import Database
 from tests.trainer.test_trainer_stacking import MESO, stacking_config, stacking_tree
 from trainer.cli import main as train_main
@@ -123,14 +125,47 @@ def test_analysis_with_the_fitted_ensemble_reports_a_bounded_lr(tmp_path, capsys
 
 def test_auto_uses_the_fitted_ensemble_and_otherwise_the_mean_with_a_warning(db, clip_dir, monkeypatch):
     monkeypatch.setattr(verdicts, "stacking_files", lambda: [paths.user_models_dir() / STACKING_FILE])  # none shipped
-    plain = analyse(db, clip_dir / "face.mp4", fusion="auto", frames=4)
+    plain = analyse(db, clip_dir / "face.mp4", frames=4)  # the request's default rule: auto
     write_stacking(fitted_doc({"meso4_df": 1.0, "meso4_f2f": 0.5}))
-    fitted = analyse(db, clip_dir / "face.mp4", fusion="auto", frames=4)
+    fitted = analyse(db, clip_dir / "face.mp4", frames=4)
     with db.unit_of_work() as session:
         before, after = load_analysis(session, plain), load_analysis(session, fitted)
+    assert before.settings["fusion"] == after.settings["fusion"] == "auto"
     assert before.verdict.fusion == "mean" and before.verdict.evidence is None
-    assert any("no fitted ensemble" in w and "no likelihood ratio" in w for w in before.warnings)
+    assert any(w.startswith(NO_VALIDATED_FUSION) and "no fitted ensemble is installed" in w
+               and "without a likelihood ratio" in w for w in before.warnings)
+    assert before.verdict.label == "inconclusive" and before.verdict.explanation.startswith(NO_VALIDATED_FUSION)
     assert after.verdict.fusion == "stacking" and after.verdict.evidence is not None
+
+
+def confident_card(name: str = "meso4_confident"):
+    """meso4_df's weights behind a Platt calibration that reads every frame as P(fake) 0.998: a model whose plain
+    mean alone would call any video fake."""
+    card = next(c for c in list_installed() if c.name == "meso4_df")
+    return dataclasses.replace(card, name=name, calibration=Calibration("platt", a=1e-3, b=6.0))
+
+
+def test_without_a_validated_fusion_a_confident_mean_never_decides(db, clip_dir, monkeypatch):
+    monkeypatch.setattr(verdicts, "stacking_files", lambda: [paths.user_models_dir() / STACKING_FILE])  # none shipped
+    monkeypatch.setattr(model_selection, "list_installed", lambda: [*list_installed(), confident_card()])
+    intake = ingest_video(db, "Case S", clip_dir / "face.mp4", "alice")
+    ids = {rule: run_to_end(run_analysis(db, intake.evidence_id, AnalysisRequest(
+        models=("meso4_confident",), frames=4, **({"fusion": rule} if rule else {})), "alice"))
+        for rule in ("mean", None)}  # None: the request's default
+    with db.unit_of_work() as session:
+        chosen, default = load_analysis(session, ids["mean"]), load_analysis(session, ids[None])
+    assert chosen.verdict.label == "fake" and chosen.verdict.fake_probability > 0.99  # the mean, asked for, decides
+    assert default.verdict.label == "inconclusive" and default.verdict.fusion == "mean"
+    assert default.verdict.fake_probability == pytest.approx(chosen.verdict.fake_probability)  # still shown
+    assert default.verdict.explanation.startswith(f"{NO_VALIDATED_FUSION} (no fitted ensemble is installed")
+    assert [d.fake_probability for d in default.detectors] == [d.fake_probability for d in chosen.detectors]
+    assert fusion_rule_text(default.settings["fusion"], default.verdict.fusion).startswith(
+        "mean (requested: auto), the plain mean")
+
+
+def test_an_unknown_fusion_rule_is_refused_before_any_work(db, clip_dir):
+    with pytest.raises(AnalysisError, match="unknown fusion rule 'median'; choose auto, mean, weighted, stacking"):
+        analyse(db, clip_dir / "face.mp4", fusion="median", frames=4)
 
 
 def test_a_stacking_fitted_on_other_weights_is_refused(tmp_path, capsys, db, stacking_data, clip_dir, shared_cache):

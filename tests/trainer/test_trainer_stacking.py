@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import functools
 import json
 import shutil
@@ -14,15 +15,19 @@ import pytest
 from scipy import special
 
 from dfdesk import paths
+from dfdesk.core.crop_cache import CropCache
+from dfdesk.core.faces import FaceSettings
 from dfdesk.core.fusion import STACKING_FIGURES, STACKING_FILE, Stacking
 from dfdesk.services import audit
 from dfdesk.store.database import Database
 from tests.trainer.test_trainer_ddp import distinct_clip
+from trainer import stacking as stacking_module
 from trainer.cli import main
 from trainer.ensemble_fit import fit_ensemble, fit_logistic_folds, pair_folds, select_members
 from trainer.ensemble_validation import fit_and_validate
 from trainer.install import installed_cards
 from trainer.lr_system import fit_lr_calibration, lr_metrics, write_plots
+from trainer.video_scorer import Scorer
 
 MESO = ["meso4_df", "meso4_f2f"]
 
@@ -293,3 +298,72 @@ def test_dfdesk_train_stacking_audits_the_file(tmp_path, capsys, stacking_data, 
     event = events["model.stacking"]
     assert event.details["path"] == str(paths.user_models_dir() / STACKING_FILE)
     assert set(event.details["weights"]) == set(MESO) and "cllr" in event.details["metrics"]
+
+
+# --- `dfdesk train --stacking` without --config: the default fit (the labelled clips of ../shared/data) -----------
+
+
+@dataclasses.dataclass(frozen=True)
+class NameScorer(Scorer):
+    """Scores a listed video from its file name instead of running the models (fake_* high, real_* low, with a
+    spread per model): the default command's plumbing, with no real scoring."""
+
+    def units(self, path, cancel=None) -> dict[str, list[float]]:
+        index = int(Path(path).stem.split("_")[1])
+        base = 0.75 if Path(path).name.startswith("fake") else 0.3
+        return {card.name: [base + 0.04 * ((index + k) % 4)] for k, card in enumerate(self.cards)}
+
+
+def name_scorer(config) -> NameScorer:
+    cards = tuple(c for c in installed_cards() if c.name in MESO and c.trained)
+    return NameScorer(cards, (None,) * len(cards), "cpu", FaceSettings(), CropCache(paths.cache_dir() / "crops"),
+                      None, "mean", 8, config.seed)
+
+
+@pytest.fixture
+def default_shared_data(tmp_path, monkeypatch) -> Path:
+    """A stand-in for ../shared/data: a labels.csv of 5 originals and their 5 fakes under videos/val/."""
+    root = tmp_path / "shared-data"
+    (root / "videos" / "val").mkdir(parents=True)
+    rows = []
+    for k in range(5):
+        for kind in ("real", "fake"):
+            (root / "videos" / "val" / f"{kind}_{k}.mp4").write_bytes(f"{kind} clip {k}".encode())
+        rows += [(f"videos/val/real_{k}.mp4", "real", "", ""),
+                 (f"videos/val/fake_{k}.mp4", "fake", "FaceSwap", f"videos/val/real_{k}.mp4")]
+    with (root / "labels.csv").open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["file", "label", "method", "pair_of", "notes"])
+        writer.writerows([(*row, "") for row in rows])
+    monkeypatch.setenv(paths.SHARED_DATA_ENV, str(root))
+    monkeypatch.setattr(stacking_module, "make_scorer", name_scorer)
+    return root
+
+
+def test_stacking_without_a_config_fits_the_default_labelled_clips(capsys, default_shared_data):
+    code, events, err = run(capsys, "--stacking")
+    assert code == 0, err
+    assert events[0]["event"] == "dataset" and events[0]["root"] == str(default_shared_data / "labels.csv")
+    doc = json.loads((paths.user_models_dir() / STACKING_FILE).read_text())
+    assert doc["validation"]["source"] == str(default_shared_data / "labels.csv")
+    assert doc["validation"]["n_videos"] == 10 and {m["name"] for m in doc["models"]} == set(MESO)
+    groups = {c["name"]: c["group"] for c in doc["validation"]["clips"]}
+    assert groups["videos/val/fake_3.mp4"] == groups["videos/val/real_3.mp4"]  # each pair leaves together
+
+
+def test_dfdesk_train_stacking_without_a_config_parses_and_runs(tmp_path, capsys, default_shared_data):
+    from dfdesk.cli import train_command
+
+    parser = argparse.ArgumentParser(prog="dfdesk")
+    train_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--stacking", "--jsonl", "--db", str(tmp_path / "cases.sqlite")])
+    assert args.config is None
+    assert args.handler(args) == 0
+    capsys.readouterr()
+    assert (paths.user_models_dir() / STACKING_FILE).is_file()
+
+
+def test_training_without_a_config_is_refused_with_one_line(capsys):
+    code, events, err = run(capsys)
+    assert code == 2 and err.count("\n") == 1 and "--config FILE is required" in err
+    assert events == [{"event": "error", "message": events[0]["message"]}]
