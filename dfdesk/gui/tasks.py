@@ -96,7 +96,7 @@ def export_report(db: Database, analysis_id: int, out_path: Path, actor: str, co
     yield Progress("report", 0, 1, f"writing {out_path.name}")
     if context.is_cancelled():
         raise JobCancelled()
-    result = report.export_report(db, analysis_id, out_path, actor)
+    result = report.export_report(db, analysis_id, out_path, actor, overwrite=True)  # the save dialog asked
     yield Progress("report", 1, 1, "done")
     return result
 

@@ -133,7 +133,9 @@ def _same(a: object, b: object) -> bool:
 
 def _check_reports(session: Session, exports: dict[object, list[dict]]) -> list[RecordProblem]:
     problems, seen = [], set()
-    for report in session.scalars(select(Report).order_by(Report.id)):
+    reports = list(session.scalars(select(Report).order_by(Report.id)))
+    newest_at_path = {r.path: r.report_uid for r in reports}  # an audited --force export replaced older files
+    for report in reports:
         seen.add(report.report_uid)
         events = exports.get(report.report_uid, [])
         if not events:
@@ -144,7 +146,8 @@ def _check_reports(session: Session, exports: dict[object, list[dict]]) -> list[
         if (report.sha256, report.path) != (audited.get("sha256"), audited.get("path")):
             problems.append(RecordProblem("reports", report.report_uid, "SHA-256 or path differs from the "
                                                                         "'report.export' audit event"))
-        problems += _check_report_file(report.report_uid, Path(str(audited.get("path"))), audited.get("sha256"))
+        if newest_at_path[report.path] == report.report_uid:
+            problems += _check_report_file(report.report_uid, Path(str(audited.get("path"))), audited.get("sha256"))
     problems += [RecordProblem("reports", key, "was audited as exported but its row is gone", GONE)
                  for key in exports if key not in seen]
     return problems

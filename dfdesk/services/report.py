@@ -1,9 +1,12 @@
 """Exporting a saved analysis as a PDF forensic report.
 
 The evidence is re-hashed before every report (a mismatch is audited at once and printed
-prominently).  The PDF is written under a temporary name in the target folder and renamed
-into place only when complete, inside the transaction that records its SHA-256 in the
-``reports`` table and the audit log; a ``.sha256`` file in sha256sum format goes beside it.
+prominently).  The PDF is written and signed under a temporary name in the target folder, its
+SHA-256 is recorded in the ``reports`` table and the audit log, and only after that commit are
+the PDF and a ``.sha256`` file in sha256sum format renamed into place
+(:mod:`dfdesk.services.report_publish`: a kill at any moment leaves no report or a recorded one).
+An existing file is replaced only when the caller says so (``overwrite``), and the replacement is
+audited (``report.overwrite``: the replaced file's SHA-256 and report id).
 """
 from __future__ import annotations
 
@@ -12,10 +15,7 @@ import io
 import json
 import logging
 import os
-import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from dfdesk.services.report_layout import (
     ReportContent,
     build_pdf,
 )
+from dfdesk.services.report_publish import clean_stale, publish, replaced_report, stage
 from dfdesk.services.report_signature import sign_staged_report
 from dfdesk.services.report_trust import RecordsDisagree, actor_label, gather_trust
 from dfdesk.services.results import AnalysisView, EvidenceView, ResultNotFound, load_analysis
@@ -50,11 +51,14 @@ MAX_KEY_FRAMES = 8
 CROP_SIDE = 256  # pixels of the face crop embedded per key frame
 CROP_MARGIN = 0.3  # context around the face box, as a fraction of its side
 AUDIT_DETAIL_CHARS = 240
-REPORT_FILE_MODE = 0o644
 
 
 class ReportError(Exception):
     """The report cannot be made (unknown or unfinished analysis, unusable output path)."""
+
+
+class ReportExists(ReportError):
+    """A file is already where the report should go, and replacing it was not asked for."""
 
 
 @dataclass(frozen=True)
@@ -66,21 +70,36 @@ class ReportResult:
 
 
 def export_report(db: Database, analysis_id: int, out_path: str | Path, actor: str, *,
-                  examiner: str | None = None) -> ReportResult:
-    """Verify the evidence, write the report of ``analysis_id`` to ``out_path`` and record it."""
+                  examiner: str | None = None, overwrite: bool = False) -> ReportResult:
+    """Verify the evidence, write the report of ``analysis_id`` to ``out_path`` and record it.
+
+    An existing file at ``out_path`` is refused (:class:`ReportExists`) unless ``overwrite``; then its
+    replacement is audited.
+    """
     target = Path(out_path).absolute()
     _check_target(target)
+    clean_stale(db, target.parent, actor)  # may finish a report that a killed export had recorded
+    if os.path.lexists(target) and not overwrite:
+        raise ReportExists(_exists_message(target))
     check = verify_analysis_evidence(db, analysis_id, actor)
     try:
         trust = gather_trust(db, analysis_id, actor)  # refuses records that disagree with their audit events
     except RecordsDisagree as exc:
         raise ReportError(str(exc)) from None
     content = replace(gather_content(db, analysis_id, check, examiner or actor), trust=trust)
-    with _staged_files(target) as (staged_pdf, staged_sum):
-        digest = _write_pdf(content, staged_pdf)
-        staged_sum.write_text(f"{digest}  {target.name}\n", encoding="utf-8")
-        _record_and_publish(db, content, target, digest, actor, [(staged_sum, _sidecar(target)),
-                                                                 (staged_pdf, target)])
+    staged = stage(target.parent)
+    try:
+        digest = _write_pdf(content, staged.pdf)
+        staged.checksum.write_text(f"{digest}  {target.name}\n", encoding="utf-8")
+        _record(db, content, target, digest, actor, overwrite)
+    except BaseException:
+        staged.discard()  # nothing was recorded: nothing is published
+        raise
+    try:
+        publish(staged, target)  # recorded: a kill before this line is finished by the next export's clean_stale
+    except OSError as exc:
+        raise ReportError(f"report {content.report_uid} was recorded but could not be put in place at {target} "
+                          f"({exc.strerror or exc}); the next export into that folder puts it there") from None
     return ReportResult(target, digest, content.report_uid, check.ok)
 
 
@@ -91,8 +110,9 @@ def _check_target(target: Path) -> None:
         raise ReportError(f"{target} is a folder; give a file name ending in .pdf")
 
 
-def _sidecar(target: Path) -> Path:
-    return target.with_name(target.name + ".sha256")
+def _exists_message(target: Path) -> str:
+    return (f"{target} already exists: give another file name, or replace it on purpose (`dfdesk report ID --out "
+            "FILE --force`; the replacement is audited)")
 
 
 # --- evidence verification ------------------------------------------------------------------------
@@ -287,23 +307,7 @@ def _crop_png(image: np.ndarray, box: tuple[float, float, float, float]) -> byte
     return buffer.getvalue()
 
 
-# --- writing and publishing ----------------------------------------------------------------------
-
-@contextmanager
-def _staged_files(target: Path) -> Iterator[tuple[Path, Path]]:
-    """Two temporary files beside ``target`` (the PDF and its checksum), removed unless renamed into place."""
-    files = []
-    try:
-        for suffix in (".pdf.part", ".sha256.part"):
-            handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=suffix)
-            os.close(handle)
-            os.chmod(name, REPORT_FILE_MODE)  # mkstemp's 0600 would hide the report from colleagues
-            files.append(Path(name))
-        yield files[0], files[1]
-    finally:
-        for path in files:
-            path.unlink(missing_ok=True)
-
+# --- writing and recording ----------------------------------------------------------------------
 
 def _write_pdf(content: ReportContent, staged: Path) -> str:
     with staged.open("wb") as stream:
@@ -314,23 +318,17 @@ def _write_pdf(content: ReportContent, staged: Path) -> str:
     return sha256_file(staged)
 
 
-def _record_and_publish(db: Database, content: ReportContent, target: Path, digest: str, actor: str,
-                        moves: list[tuple[Path, Path]]) -> None:
-    """Record the report and rename the staged files into place as the last step of one transaction."""
+def _record(db: Database, content: ReportContent, target: Path, digest: str, actor: str, overwrite: bool) -> None:
+    """Commit the report's row and audit events (and, when it replaces a file, what it replaced)."""
     evidence = content.analysis.evidence
-    published: list[Path] = []
-    try:
-        with db.unit_of_work() as session:
-            session.add(Report(report_uid=content.report_uid, analysis_id=content.analysis.id, path=str(target),
-                               sha256=digest, created_by=actor, evidence_hash_ok=content.hash_check.ok))
-            audit.record(session, actor, "report.export", case_id=evidence.case_id, evidence_id=evidence.id,
-                         analysis_id=content.analysis.id, report_uid=content.report_uid, path=str(target),
-                         sha256=digest, evidence_hash_ok=content.hash_check.ok,
-                         evidence_sha256_now=content.hash_check.now)
-            for staged, final in moves:
-                os.replace(staged, final)
-                published.append(final)
-    except BaseException:
-        for final in published:  # the transaction did not commit: take the files back
-            final.unlink(missing_ok=True)
-        raise
+    where = {"case_id": evidence.case_id, "evidence_id": evidence.id, "analysis_id": content.analysis.id,
+             "report_uid": content.report_uid}
+    with db.unit_of_work() as session:
+        if os.path.lexists(target):  # checked again: a file may have appeared since the export began
+            if not overwrite:
+                raise ReportExists(_exists_message(target))
+            audit.record(session, actor, "report.overwrite", **where, **replaced_report(session, target))
+        session.add(Report(report_uid=content.report_uid, analysis_id=content.analysis.id, path=str(target),
+                           sha256=digest, created_by=actor, evidence_hash_ok=content.hash_check.ok))
+        audit.record(session, actor, "report.export", **where, path=str(target), sha256=digest,
+                     evidence_hash_ok=content.hash_check.ok, evidence_sha256_now=content.hash_check.now)

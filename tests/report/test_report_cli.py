@@ -39,3 +39,21 @@ def test_report_command_refuses_an_unknown_analysis(saved: Saved, tmp_path: Path
     with pytest.raises(CliError, match="no analysis with id 42") as error:
         run(["report", "42", "--out", str(tmp_path / "r.pdf"), "--db", str(tmp_path / "cases.sqlite")])
     assert error.value.code == 2
+
+
+def test_report_command_refuses_an_existing_file_without_force(saved: Saved, tmp_path: Path) -> None:
+    out = tmp_path / "r.pdf"
+    out.write_bytes(b"an earlier report")
+    with pytest.raises(CliError, match="already exists") as refused:
+        run(["report", str(saved.analysis_id), "--out", str(out), "--db", str(tmp_path / "cases.sqlite")])
+    assert refused.value.code == 2 and out.read_bytes() == b"an earlier report"
+    assert run(["report", str(saved.analysis_id), "--out", str(out), "--force", "--db",
+                str(tmp_path / "cases.sqlite")]) == 0
+    assert out.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("analysis_id", ["0", "-1", "99999999999999999999", "١", "x"])
+def test_report_command_refuses_what_is_not_an_analysis_id(saved: Saved, tmp_path: Path, analysis_id: str) -> None:
+    with pytest.raises(CliError, match="is not an analysis id") as refused:
+        run(["report", analysis_id, "--out", str(tmp_path / "r.pdf"), "--db", str(tmp_path / "cases.sqlite")])
+    assert refused.value.code == 2

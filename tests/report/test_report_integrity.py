@@ -98,7 +98,7 @@ def test_a_failure_while_recording_takes_the_published_files_back(saved: Saved, 
     out.mkdir()
     (out / "report.pdf").write_bytes(b"older report")
     with pytest.raises(OSError, match="disk full"):
-        export_report(saved.db, saved.analysis_id, out / "report.pdf", "bob")
+        export_report(saved.db, saved.analysis_id, out / "report.pdf", "bob", overwrite=True)
     assert (out / "report.pdf").read_bytes() == b"older report"  # never replaced by an unrecorded report
     assert sorted(p.name for p in out.iterdir()) == ["report.pdf"]
     _assert_nothing_recorded(saved)

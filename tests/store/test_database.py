@@ -56,5 +56,5 @@ def test_audit_rows_cannot_be_updated_or_deleted_through_sql(db: Database) -> No
 def test_a_file_that_is_not_a_database_is_refused_with_one_message(tmp_path) -> None:
     bogus = tmp_path / "notes.sqlite"
     bogus.write_text("this is not sqlite" * 100)
-    with pytest.raises(DatabaseError, match="cannot open the case database"):
+    with pytest.raises(DatabaseError, match="is not a SQLite database: refused"):
         Database(bogus)
