@@ -25,6 +25,7 @@ def _bundled_modules() -> None:  # pragma: no cover - read by PyInstaller's anal
     import dfdesk.detectors  # noqa: F401  imports every detector architecture (the registry fills on import)
     import dfdesk.detectors.onnx_runtime  # noqa: F401  onnxruntime, imported lazily by ONNX models
     import dfdesk.gui.app  # noqa: F401
+    import dfdesk.gui.launch  # noqa: F401  the GUI launch hook (dfdesk/__main__.py)
     import dfdesk.gui.main_window  # noqa: F401
     import dfdesk.gui.trainer_wizard  # noqa: F401  imported by name (gui/views/model_manager.py)
     import dfdesk.services.analysis  # noqa: F401  imported by name (gui/tasks.py)

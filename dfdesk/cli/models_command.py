@@ -15,11 +15,11 @@ from dfdesk.cli.profile_command import add_profile_option, authorize_installatio
 from dfdesk.detectors.cards import CardError, card_to_dict
 from dfdesk.detectors.weights import WeightsError
 from dfdesk.services import audit
+from dfdesk.services.model_imports import IMPORT_ERRORS, import_audited
 from dfdesk.services.models import (
     ModelStoreError,
     export_onnx,
     find_model,
-    import_model,
     register_model,
     scan_installed,
     untrained_cards,
@@ -80,15 +80,10 @@ def import_weights(args: argparse.Namespace) -> int:
     db = open_database(args.db)
     actor, grant = authorize_installation(db, args.profile, "model import")  # before the file is read
     try:
-        card = import_model(args.path, args.architecture, args.name, training_data=args.training_data,
-                            licence=args.licence, grant=grant)
-    except (ModelStoreError, WeightsError, CardError, OSError) as exc:
-        with db.unit_of_work() as session:
-            audit.record(session, actor, "model.import_refused", source=str(args.path), reason=str(exc))
+        card = import_audited(db, actor, grant, args.path, args.architecture, args.name,
+                              training_data=args.training_data, licence=args.licence)
+    except IMPORT_ERRORS as exc:
         raise CliError(str(exc)) from None
-    with db.unit_of_work() as session:
-        audit.record(session, actor, "model.import", name=card.name, architecture=card.architecture,
-                     weights_sha256=card.weights_sha256, source=str(args.path))
     print(f"installed {card.name} ({card.architecture}) sha256 {card.weights_sha256}")
     return EXIT_OK
 

@@ -11,11 +11,11 @@ Two kinds of admin (see docs/ARCHITECTURE.md, "Roles and profiles"):
   has none becomes its first admin too; ``--installation`` adds one there directly (needing an existing
   installation admin once there is one).
 
-Model import, registration and training need the installation's admin once it has one, whichever database
-``--db`` names (the login is audited in the installation's log and in the open database's).  An installation
-without an admin falls back to the rule from before installation admins existed: an admin of the open case
-database once that has profiles, else anyone (single-user install, said on stderr).  Passwords come from
-DFDESK_PASSWORD (the acting profile) or a prompt, never the command line.
+Who may import, register and train models is decided by :mod:`dfdesk.services.authorization` (the rule the GUI
+follows too): the installation's admin once it has one, whichever database ``--db`` names; before that an admin
+of the open case database once it has profiles, else anyone (single-user install, said on stderr).  This module
+only parses arguments, reads passwords (DFDESK_PASSWORD for the acting profile, or a prompt, never the command
+line) and prints.
 """
 from __future__ import annotations
 
@@ -23,17 +23,10 @@ import argparse
 import sys
 
 from dfdesk.cli.common import EXIT_OK, PASSWORD_ENV, CliError, add_db_option, open_database, read_password
-from dfdesk.services import audit, identity, installation
+from dfdesk.services import authorization, identity, installation
+from dfdesk.services.authorization import LoginRequired
 from dfdesk.services.installation import AdminGrant
-from dfdesk.services.profiles import (
-    ROLES,
-    ProfileError,
-    ProfileLocked,
-    any_profile,
-    authenticate,
-    create_profile,
-    require_admin,
-)
+from dfdesk.services.profiles import ROLES, ProfileError, any_profile, create_profile
 from dfdesk.store.database import Database
 
 ADMIN_PASSWORD_ENV = "DFDESK_ADMIN_PASSWORD"
@@ -75,12 +68,16 @@ def profile_add(args: argparse.Namespace) -> int:
         actor = _case_admin(db, args.admin, "adding a profile", ADMIN_PASSWORD_ENV)
     password = read_password(PASSWORD_ENV, f"password for the new profile {args.name!r}: ", confirm=True)
     try:
-        with db.unit_of_work() as session:
-            create_profile(session, args.name, args.role, password, actor)
+        if args.role == "admin":
+            first_installation_admin = authorization.add_admin_profile(db, args.name, password, actor)
+        else:
+            first_installation_admin = False
+            with db.unit_of_work() as session:
+                create_profile(session, args.name, args.role, password, actor)
     except ProfileError as exc:
         raise CliError(str(exc)) from None
     print(f"profile {args.name} ({args.role}) added")
-    if args.role == "admin" and installation.adopt_first_admin(args.name, password, actor):
+    if first_installation_admin:
         print(f"{args.name} is also the first admin of this installation (installs and trains models)")
     return EXIT_OK
 
@@ -107,77 +104,28 @@ def _installation_admin_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def authorize(db: Database, profile: str | None, action: str, password_env: str = PASSWORD_ENV) -> str:
-    """The name to audit an installation-wide ``action`` under; CliError (exit 2) when not allowed."""
-    return authorize_installation(db, profile, action, password_env)[0]
-
-
 def authorize_installation(db: Database, profile: str | None, action: str,
                            password_env: str = PASSWORD_ENV) -> tuple[str, AdminGrant]:
-    """(the actor, the installation's grant) for ``action``: the installation's admin once it has one; else an
-    admin of the case database once it has profiles; else anyone (single-user).  Signs the admin in."""
-    installation_admins = installation.has_admin()
-    with db.unit_of_work() as session:
-        case_profiles = any_profile(session)
-    if not installation_admins and not case_profiles:
-        actor = identity.current_analyst()
+    """(the actor, the installation's grant) for ``action``, decided by :mod:`dfdesk.services.authorization`;
+    this only reads the password (none on a single-user install) and says on stderr who acts as admin."""
+    single_user = not authorization.login_needed(db)
+    password = read_password(password_env, f"password for {profile}: ") if profile and not single_user else None
+    try:
+        actor, grant = authorization.authorize_admin(db, profile, password, action)
+    except LoginRequired as exc:
+        raise CliError(f"{exc}: give --profile NAME (password from ${password_env} or the prompt)") from None
+    except ProfileError as exc:
+        raise CliError(str(exc)) from None
+    if single_user:
         print(f"dfdesk: note: no profiles on this installation or in this database: single-user install, {actor} "
               "acts as admin", file=sys.stderr)
-        return actor, installation.grant_admin(None, None, action)
-    if not profile:
-        raise CliError(f"{action} requires an admin profile: give --profile NAME (password from "
-                       f"${password_env} or the prompt)")
-    password = read_password(password_env, f"password for {profile}: ")
-    try:
-        if installation_admins:
-            grant = _installation_login(db, profile, password, action)
-            identity.sign_in(profile)
-        else:
-            _case_login(db, profile, password, action)
-            identity.sign_in(profile)
-            grant = installation.grant_admin(None, None, action)  # no installation admin: for the signed-in admin
-    except ProfileError as exc:
-        identity.sign_out()
-        _record_denial(db, profile, action, exc)
-        raise CliError(str(exc)) from None
-    return profile, grant
+    return actor, grant
 
 
 def _case_admin(db: Database, profile: str, action: str, password_env: str) -> str:
     """``profile`` once it logged in as an admin of the case database; CliError otherwise."""
     password = read_password(password_env, f"password for {profile}: ")
     try:
-        _case_login(db, profile, password, action)
+        return authorization.case_admin_login(db, profile, password, action)
     except ProfileError as exc:
-        _record_denial(db, profile, action, exc)
         raise CliError(str(exc)) from None
-    return profile
-
-
-def _case_login(db: Database, profile: str, password: str, action: str) -> None:
-    with db.unit_of_work() as session:
-        require_admin(authenticate(session, profile, password), action)
-
-
-def _installation_login(db: Database, profile: str, password: str, action: str) -> AdminGrant:
-    """The installation checks the password (and counts failures); the open database's log shows the login or
-    the failed attempt too, so that it says who tried to act on it."""
-    try:
-        grant = installation.grant_admin(profile, password, action)
-    except ProfileError as exc:
-        failed = "profile.login_locked" if isinstance(exc, ProfileLocked) else "profile.login_failed"
-        _record(db, profile, failed, False)
-        raise
-    _record(db, profile, "profile.login", True)
-    return grant
-
-
-def _record(db: Database, profile: str, action: str, authenticated: bool) -> None:
-    with db.unit_of_work() as session:
-        audit.record(session, profile, action, authenticated=authenticated, profile=profile, checked_by="installation")
-
-
-def _record_denial(db: Database, profile: str, action: str, exc: ProfileError) -> None:
-    with db.unit_of_work() as session:
-        audit.record(session, profile, "profile.denied", authenticated=False, profile=profile, wanted=action,
-                     reason=str(exc))

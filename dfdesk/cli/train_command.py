@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from dfdesk.cli.common import add_db_option, open_database
-from dfdesk.cli.profile_command import add_profile_option, authorize
+from dfdesk.cli.profile_command import add_profile_option, authorize_installation
 from dfdesk.services import audit
 
 
@@ -25,14 +26,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Audit the start (and, for --stacking, the stacking file written), then run the trainer.  Under torchrun
-    only rank 0 writes to the database."""
+    """Audit the start (and, for --stacking, the stacking file written), then run the trainer; a model the run
+    installs is registered under the admin's grant, like an import, so that it is not ignored as copied in by
+    hand.  Under torchrun only rank 0 writes to the database."""
     main_rank = int(os.environ.get("RANK", "0")) == 0
     db = open_database(args.db)
-    actor = authorize(db, args.profile, "training")  # admins only
+    actor, grant = authorize_installation(db, args.profile, "training")  # admins only
     if main_rank:
         with db.unit_of_work() as session:
-            audit.record(session, actor, "train.start", config=str(args.config), dry_run=bool(args.dry_run),
+            audit.record(session, actor, "train.start", config=_config_name(args), dry_run=bool(args.dry_run),
                          resume=bool(args.resume), stacking=bool(args.stacking))
     db.close()
     from trainer.cli import run  # torch and the data pipeline load only when training
@@ -41,7 +43,25 @@ def run_train(args: argparse.Namespace) -> int:
     code = run(args, observe=lambda event: done.append(event) if event.get("event") == "done" else None)
     if main_rank and code == 0 and args.stacking and done and done[-1].get("stacking"):
         _audit_stacking(args, actor, done[-1])
+    if main_rank and code == 0 and done and done[-1].get("model"):
+        code = _register(done[-1]["model"], grant)
     return code
+
+
+def _config_name(args: argparse.Namespace) -> str:
+    """The settings file as given, or what ``--stacking`` uses without one."""
+    return str(args.config) if args.config else "default: the labelled clips of ../shared/data (labels.csv)"
+
+
+def _register(name: str, grant) -> int:
+    from dfdesk.services.models import ModelStoreError, register_model
+
+    try:
+        register_model(name, grant=grant)
+    except ModelStoreError as exc:
+        print(f"dfdesk: the trained model {name!r} was installed but not registered: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _audit_stacking(args: argparse.Namespace, actor: str, done: dict) -> None:
@@ -52,7 +72,7 @@ def _audit_stacking(args: argparse.Namespace, actor: str, done: dict) -> None:
     try:
         with db.unit_of_work() as session:
             audit.record(session, actor, "model.stacking", path=str(path), sha256=sha256_file(path),
-                         config=str(args.config), models=done["models"], weights=done["weights"],
+                         config=_config_name(args), models=done["models"], weights=done["weights"],
                          bias=done["bias"], metrics=done["metrics"])
     finally:
         db.close()

@@ -1,14 +1,17 @@
 """The app's remembered choices (QSettings) and who is working right now.
 
-The role is never persisted: admin rights last for one session and need a profile login.
+The role is never persisted: admin rights last for one session and need a profile login.  What that login gave
+(:class:`AdminSession`: the installation's grant, and the profile and password the trainer's child process
+needs) lives only in memory, on the session's :class:`Analyst`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from dfdesk.services.identity import current_analyst
+from dfdesk.services.installation import AdminGrant
 
 DEVICES = ("auto", "cpu", "cuda")
 SAMPLINGS = ("uniform", "random", "every", "all")
@@ -16,9 +19,24 @@ RECENT_LIMIT = 8
 
 
 @dataclass(frozen=True)
+class AdminSession:
+    """What an admin login gave this GUI session; kept in memory only, never written to QSettings.
+
+    ``profile`` is None on a single-user install (no profile exists: nobody to log in as).  ``password`` is kept
+    so that the trainer can run ``dfdesk train --profile NAME`` as this admin (given to the child process
+    through DFDESK_PASSWORD, never on its command line).
+    """
+
+    grant: AdminGrant
+    profile: str | None = None
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class Analyst:
     name: str
     role: str = "analyst"  # analyst | admin (admin only after a profile login)
+    admin: AdminSession | None = field(default=None, compare=False, repr=False)  # the login, for this session
 
     @property
     def is_admin(self) -> bool:

@@ -4,6 +4,10 @@ Training runs in a separate process, ``dfdesk train --config FILE --jsonl`` (a :
 lines drive the live loss and validation-AUC curves; Cancel kills the process (GPU memory is freed with it).
 The data page runs the same command with ``--dry-run`` to show counts per class and split and the problems found.
 A successful run installs the model into the user models folder; the summary page says under which name.
+
+The child runs as the session's admin: ``--profile NAME`` with the password in the DFDESK_PASSWORD environment
+variable (never on its command line, where other users of the machine could read it), and ``--db`` naming the
+case database the GUI has open, so that its login and ``train.start`` are audited there.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, Signal
+from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -38,12 +42,14 @@ from PySide6.QtWidgets import (
 
 from dfdesk import paths
 from dfdesk.detectors import list_detectors
+from dfdesk.gui.settings import Analyst
 from dfdesk.services.models import list_installed
 from trainer.config import PSEUDO_FAKES, paper_defaults
 from trainer.datasets import ADAPTERS
 
-ADMIN = "admin"
 SPLITS = ("train", "val", "test", "unassigned")
+PASSWORD_ENV = "DFDESK_PASSWORD"  # the acting profile's password, as `dfdesk train` reads it (dfdesk.cli.common)
+PROFILE_ENV = "DFDESK_PROFILE"  # not passed on: the child acts as --profile, not as an inherited sign-in
 
 
 def dfdesk_train_command() -> list[str]:
@@ -349,20 +355,23 @@ class SummaryPage(QWizardPage):
 
 
 class TrainerWizard(QWizard):
-    """``TrainerWizard(parent, role="admin")``; any other role raises PermissionError.
+    """``TrainerWizard(parent, analyst=ADMIN, db_path=CASES)``; an analyst who is not an admin raises
+    PermissionError.
 
-    ``program`` replaces the ``dfdesk train`` command line (tests); ``extra`` adds settings the pages do not show
-    (for example ``{"eval": {"bootstrap": 200}, "cache_dir": ...}``), merged into the generated configuration.
+    ``program`` replaces the ``dfdesk train`` command line (it must take the same options); ``extra`` adds settings
+    the pages do not show (for example ``{"eval": {"bootstrap": 200}, "cache_dir": ...}``), merged into the
+    generated configuration.
     """
 
     process_finished = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, *, role: str, program: list[str] | None = None,
-                 extra: dict | None = None):
-        if role != ADMIN:
+    def __init__(self, parent: QWidget | None = None, *, analyst: Analyst, db_path: str | Path | None = None,
+                 program: list[str] | None = None, extra: dict | None = None):
+        if not analyst.is_admin:
             raise PermissionError("only an administrator profile may train models")
         super().__init__(parent)
         self.setWindowTitle("Train a detector")
+        self.analyst, self.db_path = analyst, db_path
         self.program = program or dfdesk_train_command()
         self.extra = extra or {}
         self.folder = Path(tempfile.mkdtemp(prefix="train-", dir=paths.user_data_dir()))
@@ -396,8 +405,26 @@ class TrainerWizard(QWizard):
         process = JsonLinesProcess(self)
         process.event.connect(on_event)
         process.finished.connect(lambda code, _status: self._finished(process, code, on_event, on_finished))
+        process.setProcessEnvironment(self.child_environment())
         self.process = process
-        process.start(self.program[0], [*self.program[1:], "--config", str(self.write_config()), "--jsonl", *flags])
+        process.start(self.program[0], [*self.program[1:], "--config", str(self.write_config()), "--jsonl",
+                                        *self.identity_arguments(), *flags])
+
+    def identity_arguments(self) -> list[str]:
+        """``--db`` (the GUI's case database) and ``--profile`` (the logged-in admin, when there is a profile)."""
+        arguments = ["--db", str(self.db_path)] if self.db_path else []
+        session = self.analyst.admin
+        return arguments + (["--profile", session.profile] if session and session.profile else [])
+
+    def child_environment(self) -> QProcessEnvironment:
+        """This process's environment, with the admin's password for ``--profile`` and no inherited sign-in."""
+        environment = QProcessEnvironment.systemEnvironment()
+        environment.remove(PROFILE_ENV)
+        environment.remove(PASSWORD_ENV)
+        session = self.analyst.admin
+        if session and session.profile:
+            environment.insert(PASSWORD_ENV, session.password)
+        return environment
 
     def _finished(self, process: JsonLinesProcess, code: int, on_event, on_finished) -> None:
         process._read()

@@ -56,8 +56,8 @@ def test_a_wrong_password_keeps_the_analyst_role_and_the_failure_is_audited(qtbo
         assert "profile.login_failed" in s.scalars(select(AuditEvent.action)).all()
 
 
-def test_the_model_manager_lists_cards_and_persists_the_enabled_set(qtbot, settings, jobs):
-    manager = ModelManager(settings, jobs)
+def test_the_model_manager_lists_cards_and_persists_the_enabled_set(qtbot, settings, jobs, db):
+    manager = ModelManager(settings, jobs, db=db, analyst=Analyst("root", "admin"))
     qtbot.addWidget(manager)
     installed = [c.name for c in models.list_installed()]
     names = [manager.tree.topLevelItem(i).text(1) for i in range(manager.tree.topLevelItemCount())]
@@ -74,10 +74,10 @@ def test_the_model_manager_lists_cards_and_persists_the_enabled_set(qtbot, setti
     assert (manager.train_button.toolTip() == TRAINER_MISSING) != trainer_there
 
 
-def test_importing_bad_weights_fails_with_a_readable_dialog(qtbot, settings, jobs, tmp_path: Path):
+def test_importing_bad_weights_fails_with_a_readable_dialog(qtbot, settings, jobs, db, tmp_path: Path):
     bad = tmp_path / "weights.safetensors"
     bad.write_bytes(b"garbage")
-    manager = ModelManager(settings, jobs)
+    manager = ModelManager(settings, jobs, db=db, analyst=Analyst("root", "admin"))
     qtbot.addWidget(manager)
     before = manager.tree.topLevelItemCount()
     with qtbot.waitSignal(manager.start_import(bad, "mesonet4", "bad_one", "", "", 0.5).finished, timeout=10_000):
@@ -155,6 +155,11 @@ def test_analyse_runs_the_real_analysis_in_a_worker_and_opens_the_result(qtbot, 
     assert page is not None and page.analysis_id == job.result
     assert page.verdict.headline.text() != "" and page.player.source is not None
     assert window.evidence.model.rows[0].status == "done"
+    from dfdesk.services.analysis import AnalysisRequest
+    from dfdesk.services.results import load_analysis
+
+    with db.unit_of_work() as session:  # the window asks for the request's default fusion rule
+        assert load_analysis(session, job.result).settings["fusion"] == AnalysisRequest().fusion == "auto"
     qtbot.waitUntil(lambda: window.jobs.active_count() == 0, timeout=10_000)
 
 

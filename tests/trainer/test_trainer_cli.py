@@ -183,3 +183,22 @@ def test_dfdesk_train_subcommand_runs_the_trainer(tmp_path, capsys):
     assert args.handler(args) == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["event"] == "error" and "absent.toml does not exist" in err
+
+
+def test_a_model_trained_under_an_installation_admin_is_registered_and_used(tmp_path, capsys, monkeypatch,
+                                                                           tiny_dataset, crop_cache):
+    """Once the installation has an admin, an unregistered user-folder model is ignored: `dfdesk train` registers
+    what it installs under the admin's grant, so the trained model is listed (and so joins analyses)."""
+    from dfdesk.services import installation
+    from dfdesk.services.models import list_installed
+
+    assert installation.adopt_first_admin("ada", "admin password", "setup")
+    monkeypatch.setenv("DFDESK_PASSWORD", "admin password")
+    parser = argparse.ArgumentParser(prog="dfdesk")
+    train_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--config", str(tiny_config(tmp_path, tiny_dataset, crop_cache)), "--jsonl",
+                              "--db", str(tmp_path / "cases.sqlite"), "--profile", "ada"])
+    assert args.handler(args) == 0
+    done = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert done["model"] in {card.name for card in list_installed()}
+    assert (Path(done["model_dir"]) / "registration.json").is_file()

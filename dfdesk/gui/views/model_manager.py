@@ -1,5 +1,9 @@
 """Model manager (admin): installed models with their cards, which ones the ensemble uses, import, trainer, and the
-fitted ensemble's out-of-sample validation (members, AUC, Cllr, coverage, ECE and Tippett plots)."""
+fitted ensemble's out-of-sample validation (members, AUC, Cllr, coverage, ECE and Tippett plots).
+
+Imports and training run as the session's admin (:class:`~dfdesk.gui.settings.Analyst`, whose login the settings
+dialog made): an import uses its grant and is audited in the open case database like ``dfdesk models import``
+(:mod:`dfdesk.services.model_imports`); a refusal ends the job with one message."""
 from __future__ import annotations
 
 import importlib.util
@@ -30,9 +34,11 @@ from dfdesk.detectors import list_detectors
 from dfdesk.detectors.cards import ModelCard
 from dfdesk.gui import dialogs
 from dfdesk.gui.jobs import Job, JobQueue
-from dfdesk.gui.settings import AppSettings
+from dfdesk.gui.settings import Analyst, AppSettings
 from dfdesk.services import models
 from dfdesk.services.ensemble_info import EnsembleInfo, ensemble_info
+from dfdesk.services.model_imports import import_audited
+from dfdesk.store.database import Database
 
 TRAINER_WIZARD = "dfdesk.gui.trainer_wizard"
 TRAINER_MISSING = ("The trainer wizard is not part of this build yet (trainer issue). "
@@ -85,11 +91,12 @@ def _figure(value) -> str:
 
 
 class ModelManager(QDialog):
-    def __init__(self, settings: AppSettings, jobs: JobQueue, parent: QWidget | None = None):
+    def __init__(self, settings: AppSettings, jobs: JobQueue, parent: QWidget | None = None, *, db: Database,
+                 analyst: Analyst):
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(1120, 620)
-        self.settings, self.jobs = settings, jobs
+        self.settings, self.jobs, self.db, self.analyst = settings, jobs, db, analyst
         self.cards: dict[str, ModelCard] = {}
         self.import_job: Job | None = None
         self.tree = QTreeWidget()
@@ -176,10 +183,12 @@ class ModelManager(QDialog):
 
     def start_import(self, path: Path, architecture: str, name: str, licence: str, training_data: str,
                      threshold: float) -> Job:
+        actor, grant = self.analyst.name, self.analyst.admin.grant if self.analyst.admin else None
+
         def run(ctx):
             yield from ()
-            return models.import_model(path, architecture, name, licence=licence, training_data=training_data,
-                                       threshold=threshold)
+            return import_audited(self.db, actor, grant, path, architecture, name, licence=licence,
+                                  training_data=training_data, threshold=threshold)
 
         self.import_job = self.jobs.submit(f"Importing {Path(path).name} as {name}", run)
         self.import_button.setEnabled(False)
@@ -194,7 +203,8 @@ class ModelManager(QDialog):
 
     def _open_trainer(self) -> None:
         """The wizard trains in a separate process; a finished training installs a model, so re-read the list."""
-        wizard = importlib.import_module(TRAINER_WIZARD).TrainerWizard(self, role="admin")
+        wizard = importlib.import_module(TRAINER_WIZARD).TrainerWizard(self, analyst=self.analyst,
+                                                                        db_path=self.db.path)
         wizard.finished.connect(lambda _result: self.refresh())
         wizard.open()
 

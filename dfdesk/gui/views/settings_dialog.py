@@ -1,6 +1,9 @@
 """Settings: analyst name and role, compute device, default sampling, data folder.
 
-Choosing the admin role asks for a profile login (services.profiles); the role is never stored.
+Choosing the admin role logs in through :mod:`dfdesk.services.authorization` (the rule the CLI follows too);
+the grant it returns is kept for this session on the :class:`~dfdesk.gui.settings.Analyst`, never stored.  On a
+single-user install (no profile anywhere) the dialog offers to create the installation's first admin profile
+instead, or to go on as the single user without one.
 """
 from __future__ import annotations
 
@@ -22,13 +25,21 @@ from PySide6.QtWidgets import (
 )
 
 from dfdesk.gui import dialogs
-from dfdesk.gui.settings import DEVICES, SAMPLINGS, Analyst, AppSettings
+from dfdesk.gui.settings import DEVICES, SAMPLINGS, AdminSession, Analyst, AppSettings
+from dfdesk.services import authorization
 from dfdesk.services.devices import resolve_device
-from dfdesk.services.profiles import ProfileError, authenticate
+from dfdesk.services.profiles import ProfileError
 from dfdesk.store.database import Database
 
+SINGLE_USER = "single user"  # the first-admin question's answer "go on without a profile"
+FirstAdminAnswer = tuple[str, str, str] | str | None  # (name, password, password again) | SINGLE_USER | cancelled
 Credentials = Callable[[QWidget, str], tuple[str, str] | None]  # (parent, suggested name) -> (profile, password)
+FirstAdmin = Callable[[QWidget, str], FirstAdminAnswer]  # (parent, suggested name) -> answer
+ADMIN_ACTION = "acting as admin"
 DEVICE_WORDS = {"auto": "Automatic (GPU when there is one)", "cpu": "CPU", "cuda": "GPU (CUDA)"}
+FIRST_ADMIN_TEXT = ("No profile exists on this installation yet. Create its first admin profile: from then on, "
+                    "installing and training models needs that profile's password. Or go on as the single user "
+                    "without a profile (nothing then protects the models folder).")
 
 
 def ask_credentials(parent: QWidget, name: str) -> tuple[str, str] | None:
@@ -46,6 +57,33 @@ def ask_credentials(parent: QWidget, name: str) -> tuple[str, str] | None:
     return (profile.text(), password.text()) if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
+def ask_first_admin(parent: QWidget, name: str) -> FirstAdminAnswer:
+    """Name and password (twice) of the first admin profile, SINGLE_USER, or None when cancelled."""
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("Create the first admin profile")
+    text = QLabel(FIRST_ADMIN_TEXT)
+    text.setWordWrap(True)
+    profile, password, again = QLineEdit(name), QLineEdit(), QLineEdit()
+    for box in (password, again):
+        box.setEchoMode(QLineEdit.EchoMode.Password)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create profile")
+    without = buttons.addButton("Go on without a profile", QDialogButtonBox.ButtonRole.ActionRole)
+    without.clicked.connect(lambda: dialog.done(2))
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    form = QFormLayout(dialog)
+    form.addRow(text)
+    form.addRow("Profile name", profile)
+    form.addRow("Password", password)
+    form.addRow("Password again", again)
+    form.addRow(buttons)
+    result = dialog.exec()
+    if result == 2:
+        return SINGLE_USER
+    return (profile.text().strip(), password.text(), again.text()) if result == QDialog.DialogCode.Accepted else None
+
+
 def gpu_available() -> bool:
     try:
         resolve_device("cuda")
@@ -56,10 +94,11 @@ def gpu_available() -> bool:
 
 class SettingsDialog(QDialog):
     def __init__(self, db: Database, settings: AppSettings, analyst: Analyst,
-                 credentials: Credentials = ask_credentials, parent: QWidget | None = None):
+                 credentials: Credentials = ask_credentials, parent: QWidget | None = None,
+                 first_admin: FirstAdmin = ask_first_admin):
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.db, self.settings, self.credentials = db, settings, credentials
+        self.db, self.settings, self.credentials, self.first_admin = db, settings, credentials, first_admin
         self.analyst = analyst
         self.name = QLineEdit(settings.analyst_name)
         self.name.setToolTip("Recorded with every action in the audit log")
@@ -105,17 +144,20 @@ class SettingsDialog(QDialog):
             self.data_folder.setText(folder)
 
     def apply(self) -> None:
-        """Store the choices; an admin role only after a successful profile login."""
+        """Store the choices; an admin role only after a successful admin login (or first-admin creation)."""
         name = self.name.text().strip()
         if not name:
             dialogs.show_error(self, "Settings not saved", "The analyst name cannot be empty.")
             return
-        role = self.role.currentData()
-        if role == "admin":
-            if not self.analyst.is_admin and not self._login(name):
+        if self.role.currentData() == "admin":
+            admin = self.analyst if self.analyst.is_admin else self._admin_login(name)
+            if admin is None:
                 return
-            name = self.analyst.name  # an admin acts under the profile's name
-        self.analyst = Analyst(name, role)
+            self.analyst = admin  # an admin acts under the profile's name
+        else:
+            if self.analyst.is_admin:
+                authorization.sign_out()  # the admin's login ends with the role
+            self.analyst = Analyst(name)
         self.settings.analyst_name = self.analyst.name
         self.settings.device = self.device.currentData()
         self.settings.sampling = self.sampling.currentData()
@@ -123,25 +165,43 @@ class SettingsDialog(QDialog):
         self.settings.data_folder = self.data_folder.text()
         self.accept()
 
-    def _login(self, name: str) -> bool:
+    def _admin_login(self, name: str) -> Analyst | None:
+        """The admin analyst after a login, or None (refused with one message, or cancelled)."""
+        if not authorization.login_needed(self.db):
+            return self._single_user_admin(name)
         answer = self.credentials(self, name)
         if answer is None:
-            return False
+            return None
         profile, password = answer
-        problem, role = "", ""
-        with self.db.unit_of_work() as session:  # a failed login is audited too: the error must not roll back
-            try:
-                role = authenticate(session, profile, password).role
-            except ProfileError as exc:
-                problem = str(exc)
-        if not problem and role != "admin":
-            problem = f"profile {profile!r} is not an admin profile"
-        if problem:
-            dialogs.show_error(self, "Admin login failed", problem)
-            return False
+        try:
+            actor, grant = authorization.authorize_admin(self.db, profile, password, ADMIN_ACTION)
+        except ProfileError as exc:
+            dialogs.show_error(self, "Admin login failed", str(exc))
+            return None
+        return self._signed_in(actor, AdminSession(grant, profile, password))
+
+    def _single_user_admin(self, name: str) -> Analyst | None:
+        """Nobody has a profile yet: create the first admin profile, or act as the single user without one."""
+        answer = self.first_admin(self, name)
+        if answer is None:
+            return None
+        if answer == SINGLE_USER:
+            _actor, grant = authorization.authorize_admin(self.db, None, None, ADMIN_ACTION)
+            return Analyst(name, "admin", AdminSession(grant))
+        profile, password, again = answer
+        if password != again:
+            dialogs.show_error(self, "First admin not created", "The two passwords differ.")
+            return None
+        try:
+            actor, grant = authorization.create_first_admin(self.db, profile, password)
+        except ProfileError as exc:
+            dialogs.show_error(self, "First admin not created", str(exc))
+            return None
+        return self._signed_in(actor, AdminSession(grant, profile, password))
+
+    def _signed_in(self, profile: str, session: AdminSession) -> Analyst:
         self.name.setText(profile)
-        self.analyst = Analyst(profile, "admin")
-        return True
+        return Analyst(profile, "admin", session)
 
 
 def _combo(values, current: str, tooltip: str, words: dict[str, str] | None = None) -> QComboBox:
