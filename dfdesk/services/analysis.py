@@ -165,6 +165,8 @@ def _start(db: Database, evidence_id: int, request: AnalysisRequest, actor: str,
         evidence = session.get(Evidence, evidence_id)
         if evidence is None:
             raise AnalysisError(f"no evidence with id {evidence_id}")
+        if evidence.case.closed:
+            raise AnalysisError(f"case {evidence.case.name!r} is closed: reopen it to analyse its evidence")
         info, digest, case_id = _video_info(evidence), evidence.sha256, evidence.case_id
     _verify_hash(db, info.path, digest, case_id, evidence_id, actor)
     plan = plan_analysis(info, digest, request)

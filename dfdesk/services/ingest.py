@@ -26,6 +26,10 @@ class EvidenceChanged(VideoError):
     """The file at a path already ingested into the case no longer has the bytes it had at intake."""
 
 
+class CaseClosed(VideoError):
+    """The case is closed: nothing is added to it until it is reopened (the rule of every front end)."""
+
+
 @dataclass(frozen=True)
 class IngestResult:
     evidence_id: int
@@ -39,8 +43,8 @@ def ingest_video(db: Database, case_name: str, path: str | Path, actor: str,
                  hash_progress: Callable[[int], None] | None = None) -> IngestResult:
     """Probe and hash ``path`` and record it in ``case_name`` (created if needed).
 
-    Raises VideoError for what is not usable video, and EvidenceChanged when the case holds this path as
-    evidence with other bytes.
+    Raises VideoError for what is not usable video, EvidenceChanged when the case holds this path as evidence
+    with other bytes, and CaseClosed when the case is closed.
     """
     given = str(path)
     absolute = str(Path(path).absolute())  # not resolved: a link named as evidence stays the name recorded
@@ -48,6 +52,8 @@ def ingest_video(db: Database, case_name: str, path: str | Path, actor: str,
     digest = sha256_file(path, hash_progress)
     with db.unit_of_work() as session:
         case = get_or_create_case(session, case_name, actor)
+        if case.closed:
+            raise CaseClosed(f"case {case.name!r} is closed: reopen it to add evidence (nothing was recorded)")
         changed = _changed_evidence(session, case.id, absolute, given, digest)
         if changed is not None:
             audit.record(session, actor, "evidence.hash_mismatch", case_id=case.id, evidence_id=changed.id,

@@ -77,3 +77,22 @@ def test_tampered_evidence_fails_verification(db: Database, clip_dir: Path, tmp_
     with db.unit_of_work() as session:
         ok, digest = verify_evidence(session.get(Evidence, result.evidence_id))
     assert not ok and digest != result.sha256
+
+
+def test_a_closed_case_takes_no_evidence_and_no_analysis_from_any_front_end(db: Database, clip_dir: Path) -> None:
+    """The closed-case rule lives in the services, so the CLI meets it as the GUI does."""
+    from dfdesk.core.pipeline import run_to_end
+    from dfdesk.services.analysis import AnalysisError, AnalysisRequest, run_analysis
+    from dfdesk.services.cases import set_case_closed
+    from dfdesk.services.ingest import CaseClosed
+
+    first = ingest_video(db, "Case A", clip_dir / "face.mp4", "alice")
+    with db.unit_of_work() as session:
+        set_case_closed(session, first.case_id, True, "alice")
+        before = len(audit.events_for(session))
+    with pytest.raises(CaseClosed, match="closed: reopen it"):
+        ingest_video(db, "Case A", clip_dir / "portrait.mp4", "bob")
+    with pytest.raises(AnalysisError, match="closed: reopen it"):
+        run_to_end(run_analysis(db, first.evidence_id, AnalysisRequest(models=("meso4_df",)), "bob"))
+    with db.unit_of_work() as session:
+        assert session.query(Evidence).count() == 1 and len(audit.events_for(session)) == before
