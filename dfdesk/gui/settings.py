@@ -14,7 +14,8 @@ from dfdesk.services.identity import current_analyst
 from dfdesk.services.installation import AdminGrant
 
 DEVICES = ("auto", "cpu", "cuda")
-SAMPLINGS = ("uniform", "random", "every", "all")
+MODEL_DEFAULT = "model"  # sampling: each model's own (its card's), as `dfdesk analyze` without --sampling
+SAMPLINGS = (MODEL_DEFAULT, "uniform", "random", "every", "all")
 RECENT_LIMIT = 8
 
 
@@ -72,8 +73,8 @@ class AppSettings:
 
     @property
     def sampling(self) -> str:
-        value = str(self._get("analysis/sampling", "uniform"))
-        return value if value in SAMPLINGS else "uniform"
+        value = str(self._get("analysis/sampling", MODEL_DEFAULT))
+        return value if value in SAMPLINGS else MODEL_DEFAULT
 
     @sampling.setter
     def sampling(self, value: str) -> None:
@@ -81,10 +82,11 @@ class AppSettings:
 
     @property
     def frames(self) -> int:
+        """Frames per model; 0: each model's own (its card's), as `dfdesk analyze` without --frames."""
         try:
-            return max(1, int(self._get("analysis/frames", 32)))
+            return max(0, int(self._get("analysis/frames", 0)))
         except (TypeError, ValueError):
-            return 32
+            return 0
 
     @frames.setter
     def frames(self, value: int) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dfdesk.core.probe import VideoError
 from dfdesk.core.types import Progress
+from dfdesk.gui.settings import MODEL_DEFAULT
 from dfdesk.gui.workers import JobCancelled, JobContext
 from dfdesk.services.ingest import ingest_video
 from dfdesk.store.database import Database
@@ -74,8 +75,11 @@ def report_available() -> bool:
 
 
 def analysis_request(models: tuple[str, ...] | None, frames: int, sampling: str, device: str):
+    """The request the CLI makes with the same choices: 0 frames and the "model" sampling leave each model its
+    card's own, as `dfdesk analyze` does without --frames and --sampling."""
     analysis = importlib.import_module(ANALYSIS_SERVICE)
-    return analysis.AnalysisRequest(models=models, frames=frames, sampling=sampling, device=device)
+    return analysis.AnalysisRequest(models=models, frames=frames or None,
+                                    sampling=None if sampling == MODEL_DEFAULT else sampling, device=device)
 
 
 def run_analysis(db: Database, evidence_id: int, request, actor: str, context: JobContext) -> Generator:

@@ -138,8 +138,8 @@ def test_analyse_runs_the_real_analysis_in_a_worker_and_opens_the_result(qtbot, 
     from dfdesk.services.ingest import ingest_video
 
     intake = ingest_video(db, "Case R", clip_dir / "face.mp4", "x")
-    settings.frames, settings.device = 6, "cpu"
-    settings.enabled_models = (models.list_installed()[0].name,)
+    settings.frames, settings.sampling, settings.device = 6, "uniform", "cpu"
+    settings.enabled_models = ("meso4_df",)
     window.open_case(intake.case_id)
     window.evidence.table.selectRow(0)
     stages = []
@@ -224,3 +224,17 @@ def test_a_cancelled_analysis_is_resumed_from_the_evidence_page(qtbot, window: M
     window.evidence.table.selectRow(0)
     assert not window.evidence.resume_button.isEnabled()
     qtbot.waitUntil(lambda: window.jobs.active_count() == 0, timeout=10_000)
+
+
+def test_the_gui_asks_for_the_same_analysis_as_the_cli_by_default(settings: AppSettings) -> None:
+    """Untouched settings give each model its card's frames and sampling, as `dfdesk analyze` without --frames
+    and --sampling does: the same video gets the same P(fake) from both front ends."""
+    from dfdesk.cli.main import build_parser
+    from dfdesk.gui import tasks
+
+    args = build_parser().parse_args(["analyze", "clip.mp4"])
+    gui = tasks.analysis_request(None, settings.frames, settings.sampling, settings.device)
+    assert (gui.frames, gui.sampling, gui.fusion, gui.seed) == (args.frames, args.sampling, args.fusion, args.seed)
+    assert (gui.frames, gui.sampling) == (None, None)
+    chosen = tasks.analysis_request(None, 48, "random", "cpu")
+    assert (chosen.frames, chosen.sampling) == (48, "random")

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from dfdesk.gui import dialogs
-from dfdesk.gui.settings import DEVICES, SAMPLINGS, AdminSession, Analyst, AppSettings
+from dfdesk.gui.settings import DEVICES, MODEL_DEFAULT, SAMPLINGS, AdminSession, Analyst, AppSettings
 from dfdesk.services import authorization
 from dfdesk.services.devices import resolve_device
 from dfdesk.services.profiles import ProfileError
@@ -107,11 +107,13 @@ class SettingsDialog(QDialog):
         self.device = _combo(DEVICES, settings.device, "Where the detectors run", DEVICE_WORDS)
         if not gpu_available():
             self.device.model().item(DEVICES.index("cuda")).setEnabled(False)
-        self.sampling = _combo(SAMPLINGS, settings.sampling, "How frames are picked for analysis")
+        self.sampling = _combo(SAMPLINGS, settings.sampling, "How frames are picked for analysis",
+                               {MODEL_DEFAULT: "each model's own"})
         self.frames = QSpinBox()
-        self.frames.setRange(1, 10_000)
+        self.frames.setRange(0, 10_000)
+        self.frames.setSpecialValueText("each model's own")  # 0: the same frames as dfdesk analyze by default
         self.frames.setValue(settings.frames)
-        self.frames.setToolTip("Frames sampled per video (ignored with 'all')")
+        self.frames.setToolTip("Frames sampled per video and model (ignored with 'all')")
         self.data_folder = QLineEdit(settings.data_folder)
         self.data_folder.setPlaceholderText("default per-user folder")
         self.data_folder.setToolTip("Where the case database and heat maps live; takes effect after a restart")
