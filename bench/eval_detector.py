@@ -23,23 +23,21 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from eval_real import bench_config  # the sibling script: bench/ is sys.path[0] when run as a script
 
 from dfdesk import paths
 from dfdesk.core.fusion import aggregate_frames
 from dfdesk.core.probe import sha256_file
 from dfdesk.detectors.scoring import is_frame_level
-from trainer.config import StackingConfig
 from trainer.labelled_clips import LabelledClip
 from trainer.metrics import bootstrap_ci, roc_auc
 from trainer.score_cache import scoring_digest
-from trainer.stacking import default_config, labelled_videos
+from trainer.stacking import labelled_videos
 from trainer.video_scorer import Scorer, make_scorer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,10 +152,7 @@ def main() -> int:
         print("../shared/data is absent: nothing to evaluate")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ[paths.DATA_DIR_ENV] = str(Path(tmp) / "userdata")  # never the analyst's own data folder
-        config = replace(default_config(), cache_dir=str(REPO / "out" / "crops"),
-                         stacking=StackingConfig(models=tuple(filter(None, args.models.split(","))),
-                                                 frames=args.frames))
+        config = bench_config(tmp, args.models, args.frames)
         _, clips = labelled_videos(config)
         scorer = make_scorer(config)
         frame_level = [c.name for c in scorer.cards if is_frame_level(c)]

@@ -26,11 +26,19 @@ import numpy as np
 from dfdesk import paths
 from dfdesk.core.fusion import STACKING_FIGURES
 from dfdesk.core.likelihood import ENFSI_SCALE, format_lr
-from trainer.config import StackingConfig
+from trainer.config import StackingConfig, TrainConfig
 from trainer.metrics import roc_auc
 from trainer.stacking import default_config, stacking_events
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def bench_config(tmp: str, models: str, frames: int) -> TrainConfig:
+    """The labelled clips of ../shared/data with the crop cache in out/crops; the user data folder is pointed into
+    ``tmp``, never at the analyst's own."""
+    os.environ[paths.DATA_DIR_ENV] = str(Path(tmp) / "userdata")
+    return replace(default_config(), cache_dir=str(REPO / "out" / "crops"),
+                   stacking=StackingConfig(models=tuple(filter(None, models.split(","))), frames=frames))
 
 
 def main() -> int:
@@ -45,10 +53,7 @@ def main() -> int:
         print("../shared/data is absent: nothing to evaluate")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ[paths.DATA_DIR_ENV] = str(Path(tmp) / "userdata")  # never the analyst's own data folder
-        config = replace(default_config(), cache_dir=str(REPO / "out" / "crops"),
-                         stacking=StackingConfig(models=tuple(filter(None, args.models.split(","))),
-                                                 frames=args.frames))
+        config = bench_config(tmp, args.models, args.frames)
         done = {}
         for event in stacking_events(config):
             if event["event"] == "score":
