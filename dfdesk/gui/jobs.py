@@ -141,6 +141,10 @@ class JobQueue(QObject):
     def active_count(self) -> int:
         return len(self._running) + len(self._waiting_gpu)
 
+    def unfinished_count(self) -> int:
+        """Running or waiting jobs nobody has asked to cancel: what quitting would interrupt."""
+        return sum(1 for job in self.jobs() if not job.cancel_requested)
+
     def cancel(self, job: Job) -> None:
         if job in self._waiting_gpu:
             self._waiting_gpu.remove(job)

@@ -1,15 +1,19 @@
 """The main window: cases on the left, the open case's evidence and analysis tabs in the middle,
-background jobs at the bottom, the compute device and the analyst in the status bar."""
+background jobs at the bottom, the compute device and the analyst in the status bar.
+
+A timer polls SQLite's data_version every two seconds (no table read, no lock) and refreshes the case list and
+the evidence table when any connection committed: cases and evidence from the CLI or a batch appear within
+seconds."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QTabWidget
 
 from dfdesk import __version__
-from dfdesk.gui import dialogs, tasks
+from dfdesk.gui import dialogs, help_menu, tasks
 from dfdesk.gui.jobs import Job, JobQueue
 from dfdesk.gui.settings import Analyst, AppSettings
 from dfdesk.gui.views.analysis_view import AnalysisPage
@@ -19,12 +23,15 @@ from dfdesk.gui.views.jobs_panel import JobsPanel
 from dfdesk.gui.views.model_manager import ModelManager
 from dfdesk.gui.views.settings_dialog import SettingsDialog
 from dfdesk.gui.views.triage_view import TriagePage
+from dfdesk.services import cases as case_service
 from dfdesk.services.analysis import AnalysisRequest
 from dfdesk.services.batch import BatchOptions, run_batch
 from dfdesk.services.devices import device_description
 from dfdesk.store.database import Database
 
 ADMIN_ONLY = "Needs the admin role: Settings → Role → admin (profile login)"
+DATABASE_POLL_MS = 2000  # how soon another process's changes show
+JOBS_DOCK_HEIGHT = 120  # first start: the newest job and the one before it in view
 
 
 def ask_report_path(parent, suggested: str) -> Path | None:
@@ -59,6 +66,7 @@ class MainWindow(QMainWindow):
         self._create_actions()
         self._restore_layout()
         self._show_identity()
+        self._follow_database()
 
     def analyst_name(self) -> str:
         return self.analyst.name
@@ -107,6 +115,8 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         view.addAction(self.case_dock.toggleViewAction())
         view.addAction(self.jobs_dock.toggleViewAction())
+        self.help_menu = help_menu.HelpMenu(self)
+        self.menuBar().addMenu(self.help_menu)
 
     def _action(self, menu: QMenu, text: str, keys, slot) -> QAction:
         action = QAction(text, self)
@@ -121,8 +131,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if (state := self.settings.layout("main/state")) is not None:
             self.restoreState(state)
-        else:  # first start: a slim jobs strip, a narrow case list
-            self.resizeDocks([self.jobs_dock], [90], Qt.Orientation.Vertical)
+        else:  # first start: a jobs strip showing two jobs, a narrow case list
+            self.resizeDocks([self.jobs_dock], [JOBS_DOCK_HEIGHT], Qt.Orientation.Vertical)
             self.resizeDocks([self.case_dock], [240], Qt.Orientation.Horizontal)
 
     def _show_identity(self) -> None:
@@ -136,6 +146,25 @@ class MainWindow(QMainWindow):
         self.models_action.setEnabled(self.analyst.is_admin)
         self.models_action.setToolTip("Installed models and the ensemble" if self.analyst.is_admin else ADMIN_ONLY)
         self.models_action.setStatusTip(self.models_action.toolTip())
+
+    # --- following the database ------------------------------------------------------------------
+    def _follow_database(self) -> None:
+        self._watch = case_service.change_watch_connection(self.db)
+        self._seen_version = case_service.data_version(self._watch)
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(DATABASE_POLL_MS)
+        self.poll_timer.timeout.connect(self.poll_database)
+        self.poll_timer.start()
+
+    def poll_database(self) -> bool:
+        """Refresh the case list and the evidence table when the database changed since the last poll."""
+        version = case_service.data_version(self._watch)
+        if version == self._seen_version:
+            return False
+        self._seen_version = version
+        self.cases.refresh()
+        self.evidence.refresh()
+        return True
 
     # --- cases and analyses ----------------------------------------------------------------------
     def open_case(self, case_id: int) -> None:
@@ -190,8 +219,10 @@ class MainWindow(QMainWindow):
 
     def _submit_analysis(self, evidence_id: int, request) -> Job:
         actor = self.analyst.name
-        return self._analysis_job(f"Analysing {self._file_name(evidence_id)}",
-                                  lambda ctx: tasks.run_analysis(self.db, evidence_id, request, actor, ctx))
+        job = self._analysis_job(f"Analysing {self._file_name(evidence_id)}",
+                                 lambda ctx: tasks.run_analysis(self.db, evidence_id, request, actor, ctx))
+        self.evidence.track_analysis(evidence_id, job)
+        return job
 
     def resume(self, analysis_id: int) -> Job | None:
         """Finish an interrupted, failed or cancelled analysis in place (the CLI's ``dfdesk resume``)."""
@@ -200,8 +231,11 @@ class MainWindow(QMainWindow):
             return None
         row = next((r for r in self.evidence.model.rows if r.resumable_id == analysis_id), None)
         actor, name = self.analyst.name, row.file_name if row else f"analysis {analysis_id}"
-        return self._analysis_job(f"Resuming {name}",
-                                  lambda ctx: tasks.resume_analysis(self.db, analysis_id, actor, ctx))
+        job = self._analysis_job(f"Resuming {name}",
+                                 lambda ctx: tasks.resume_analysis(self.db, analysis_id, actor, ctx))
+        if row is not None:
+            self.evidence.track_analysis(row.id, job)
+        return job
 
     def _file_name(self, evidence_id: int) -> str:
         row = next((r for r in self.evidence.model.rows if r.id == evidence_id), None)
@@ -277,7 +311,7 @@ class MainWindow(QMainWindow):
         if not self.analyst.is_admin:
             dialogs.show_error(self, "Models", ADMIN_ONLY)
             return
-        ModelManager(self.settings, self.jobs, self).exec()
+        ModelManager(self.settings, self.jobs, self, db=self.db, analyst=self.analyst).exec()  # as this admin
 
     def open_settings(self, credentials=None) -> None:
         dialog = SettingsDialog(self.db, self.settings, self.analyst, parent=self,
@@ -291,7 +325,7 @@ class MainWindow(QMainWindow):
 
     # --- closing ---------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        running = self.jobs.active_count()
+        running = self.jobs.unfinished_count()  # a job already told to stop is not asked about again
         if running and not dialogs.ask(self, "Quit dfdesk", f"{running} background job(s) are still running. "
                                        "Cancel them and quit? Nothing half-done is saved."):
             event.ignore()
@@ -299,6 +333,8 @@ class MainWindow(QMainWindow):
         for index in range(self.tabs.count() - 1, 0, -1):
             self.close_tab(index)
         self.jobs.shutdown()
+        self.poll_timer.stop()
+        self._watch.close()
         self.settings.save_layout("main/geometry", self.saveGeometry())
         self.settings.save_layout("main/state", self.saveState())
         self.settings.sync()

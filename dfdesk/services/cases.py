@@ -1,10 +1,12 @@
-"""Use cases on cases: create, find, list, rename, close."""
+"""Use cases on cases: create, find, list, rename, close, edit the number and description; and the cheap
+"has anything changed" probe with which a window follows the database."""
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from dfdesk.services import audit
+from dfdesk.store.database import Database
 from dfdesk.store.tables import Case
 
 
@@ -74,3 +76,36 @@ def set_case_closed(session: Session, case_id: int, closed: bool, actor: str) ->
     case.closed = closed
     audit.record(session, actor, "case.close" if closed else "case.reopen", case_id=case.id)
     return case
+
+
+def update_case_details(session: Session, case_id: int, number: str, description: str, actor: str) -> Case:
+    """Set the lab's case number and the description; audited with the old and new values of what changed."""
+    case = find_case(session, case_id)
+    number, description = (number or "").strip(), (description or "").strip()
+    if len(number) > 100:
+        raise CaseError("a case number is limited to 100 characters")
+    changes = {field: {"old": old, "new": new}
+               for field, old, new in (("number", case.number, number), ("description", case.description, description))
+               if old != new}
+    if changes:
+        case.number, case.description = number, description
+        audit.record(session, actor, "case.update", case_id=case.id, **changes)
+    return case
+
+
+def change_watch_connection(db: Database):
+    """A connection of its own for :func:`data_version`, held while a window follows the database.
+
+    It runs in autocommit (the engine issues BEGIN itself only for units of work), so polling it never takes
+    SQLite's write lock and never waits for a writer."""
+    return db.engine.raw_connection()
+
+
+def data_version(connection) -> int:
+    """SQLite's ``PRAGMA data_version`` on ``connection``: it changes whenever any *other* connection commits (this
+    process's units of work, the CLI, a batch in another process), and costs no table read."""
+    cursor = connection.cursor()
+    try:
+        return int(cursor.execute("PRAGMA data_version").fetchone()[0])
+    finally:
+        cursor.close()

@@ -13,6 +13,7 @@ from dfdesk.services import cases
 from dfdesk.store.tables import AuditEvent, Case, Evidence
 from tests.fixtures.analyses import make_saved_analysis
 from tests.gui.conftest import messages
+from tests.services.evidence_fixtures import OVERCLAIM, make_lr_analysis
 
 
 def browser_with(qtbot, db, answers: list[str | None]) -> CaseBrowser:
@@ -113,11 +114,21 @@ def test_dropping_files_on_the_page_adds_them(qtbot, db, jobs, clip_dir: Path):
 def test_a_saved_analysis_shows_its_verdict_and_can_be_opened(qtbot, db, jobs, clip_dir: Path):
     analysis_id = make_saved_analysis(db, clip_dir / "face.mp4")
     page = evidence_page(qtbot, db, jobs)
-    assert (cell(page, 0, "Status"), cell(page, 0, "Verdict"), cell(page, 0, "P(fake)")) == ("done", "fake", "71%")
+    assert (cell(page, 0, "Status"), cell(page, 0, "Verdict"), cell(page, 0, "P(fake)")) == (
+        "done", "likely manipulated", "71%")
     page.table.selectRow(0)
     with qtbot.waitSignal(page.analysis_opened) as opened:
         page.open_button.click()
     assert opened.args == [analysis_id]
+
+
+def test_a_missed_fake_reads_no_manipulation_detected_never_real(qtbot, db, jobs, clip_dir: Path):
+    make_lr_analysis(db, clip_dir / "face.mp4", case="Case A")  # the verdict "real" for scripts
+    page = evidence_page(qtbot, db, jobs)
+    assert page.model.rows[0].verdict == "real"
+    assert cell(page, 0, "Verdict") == "no manipulation detected"
+    texts = [cell(page, 0, column) for column in COLUMNS] + list(COLUMNS)
+    assert not [text for text in texts if OVERCLAIM.search(text)]
 
 
 def test_a_closed_case_takes_no_new_evidence(qtbot, db, jobs, clip_dir: Path):

@@ -1,4 +1,7 @@
-"""Case browser: search, create, open, rename, close and reopen cases."""
+"""Case browser: search, create, open (one click), rename, edit the number and description, close and reopen cases.
+
+``refresh`` re-reads the list and leaves it untouched when nothing changed, so the main window can call it
+whenever the database changes (another process's cases and evidence counts appear without a restart)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from dfdesk.gui import dialogs
 from dfdesk.gui.queries import CaseRow, case_rows
+from dfdesk.gui.views.case_dialog import CaseDetails, CaseDetailsDialog
 from dfdesk.services import cases
 from dfdesk.store.database import Database
 
@@ -42,18 +46,23 @@ class CaseBrowser(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.refresh)
         self.list = QListWidget()
-        self.list.setToolTip("Double-click a case to open it")
-        self.list.itemActivated.connect(lambda item: self.case_opened.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.setToolTip("Click a case to open it")
+        self.list.itemClicked.connect(self._open_item)
+        self.list.itemActivated.connect(self._open_item)  # Enter on the keyboard
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.new_button = _button("New…", "Create a new case", self.ask_create)
         self.rename_button = _button("Rename…", "Rename the selected case", self.ask_rename)
         self.close_button = _button("Close", "Close the selected case (it stays in the database, read-only "
                                     "for new evidence)", self.toggle_closed)
+        self.details_button = _button("Details…", "The case number and description (printed on reports)",
+                                      self.ask_details)
+        self.details_dialog: CaseDetailsDialog | None = None
         self.analyse_all_button = _button("Analyse all", "Triage every video of the selected case that is not "
                                           "analysed yet, strongest evidence of manipulation first",
                                           self._analyse_all)
         self._build()
         self.refresh()
+        self._update_buttons()
 
     def _build(self) -> None:
         buttons = QHBoxLayout()
@@ -64,12 +73,18 @@ class CaseBrowser(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
-        layout.addWidget(self.analyse_all_button)
+        more = QHBoxLayout()
+        more.addWidget(self.details_button)
+        more.addWidget(self.analyse_all_button, 1)
+        layout.addLayout(more)
 
     def refresh(self) -> None:
+        """Re-read the cases; the list is rebuilt only when a row changed (no flicker, the selection stays)."""
         selected = self.selected_case_id()
         with self.db.unit_of_work() as session:
             rows = case_rows(session, self.search.text())
+        if rows == self.rows():
+            return
         self.list.clear()
         for row in rows:
             self.list.addItem(_item(row))
@@ -93,9 +108,13 @@ class CaseBrowser(QWidget):
         item = self.list.currentItem()
         return item.data(Qt.ItemDataRole.UserRole + 1) if item else None
 
+    def _open_item(self, item: QListWidgetItem) -> None:
+        self.case_opened.emit(item.data(Qt.ItemDataRole.UserRole))
+
     def _update_buttons(self) -> None:
         row = self._selected_row()
         self.rename_button.setEnabled(row is not None)
+        self.details_button.setEnabled(row is not None)
         self.close_button.setEnabled(row is not None)
         self.close_button.setText("Reopen" if row and row.closed else "Close")
         self.analyse_all_button.setEnabled(row is not None and not row.closed)
@@ -117,6 +136,24 @@ class CaseBrowser(QWidget):
         name = self.prompt(self, "Rename case", "New name:", row.name)
         if name is not None and name != row.name:
             self._change(lambda session: cases.rename_case(session, row.id, name, self.analyst()))
+
+    def ask_details(self) -> CaseDetailsDialog | None:
+        """Opens the details dialog (window-modal, not blocking); Save writes through the case service."""
+        row = self._selected_row()
+        if row is None:
+            return None
+        with self.db.unit_of_work() as session:
+            case = cases.find_case(session, row.id)
+            details = CaseDetails(case.name, case.number, case.description, case.created_by)
+        dialog = self.details_dialog = CaseDetailsDialog(details, self)
+        dialog.accepted.connect(lambda: self._save_details(row.id, *dialog.values()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _save_details(self, case_id: int, number: str, description: str) -> None:
+        self._change(lambda session: cases.update_case_details(session, case_id, number, description,
+                                                               self.analyst()))
 
     def toggle_closed(self) -> None:
         row = self._selected_row()

@@ -1,7 +1,9 @@
-"""Background jobs: one row per job with a progress bar, what it is doing, the time left and Cancel."""
+"""Background jobs: one row per job with a progress bar, what it is doing, the time left and Cancel.
+
+The newest job is on top, so what the analyst just started is the row in view; the list never shrinks below
+one whole row."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from dfdesk.gui.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job, JobProgress, JobQueue
@@ -48,37 +50,49 @@ class JobRow(QWidget):
             self.status.setText(STATE_WORDS[state])
 
 
+def row_height() -> int:
+    """The height of one job row: its tallest widget (the Cancel button) plus the row's margins."""
+    return max(QPushButton("Cancel").sizeHint().height(), QProgressBar().sizeHint().height()) + 4
+
+
 class JobsPanel(QWidget):
+    """The job rows (newest first) in a scroll area, with Clear finished beside them (no height spent on it)."""
+
     def __init__(self, queue: JobQueue, parent: QWidget | None = None):
         super().__init__(parent)
         self.queue = queue
         self.rows: list[JobRow] = []
-        self.list_layout = QVBoxLayout()
-        self.list_layout.addStretch(1)
         self.empty = QLabel("No background jobs.")
+        self.list_layout = QVBoxLayout()
+        self.list_layout.setContentsMargins(0, 0, 0, 0)
+        self.list_layout.setSpacing(0)
+        self.list_layout.addWidget(self.empty)
+        self.list_layout.addStretch(1)
         self.clear_button = QPushButton("Clear finished")
         self.clear_button.setToolTip("Remove finished, failed and cancelled jobs from this list")
         self.clear_button.clicked.connect(self.clear_finished)
         holder = QWidget()
         holder.setLayout(self.list_layout)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(holder)
-        scroll.setMinimumHeight(36)
-        top = QHBoxLayout()
-        top.addWidget(self.empty, 1)
-        top.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignRight)
-        layout = QVBoxLayout(self)
+        scroll.setMinimumHeight(row_height() + 2 * scroll.frameWidth())  # one whole row, never less
+        side = QVBoxLayout()
+        side.addWidget(self.clear_button)
+        side.addStretch(1)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
         layout.addWidget(scroll, 1)
+        layout.addLayout(side)
         queue.job_added.connect(self.add_job)
 
     def add_job(self, job: Job) -> None:
+        """Shows ``job`` on top: the newest first."""
         row = JobRow(job, self.queue)
-        self.list_layout.insertWidget(self.list_layout.count() - 1, row)
-        self.rows.append(row)
+        self.list_layout.insertWidget(0, row)
+        self.rows.insert(0, row)
         self.empty.hide()
+        self.scroll.verticalScrollBar().setValue(0)
 
     def clear_finished(self) -> None:
         for row in [r for r in self.rows if r.job.state in (DONE, FAILED, CANCELLED)]:

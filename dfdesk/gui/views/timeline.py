@@ -1,25 +1,68 @@
 """The timeline (pyqtgraph): one curve per detector, the fused calibrated curve beside them, the threshold band, the
-temporal attention weights and the video position; clicking or dragging on it asks to seek."""
+temporal attention weights and the video position; clicking or dragging on it asks to seek.
+
+The x axis is the frame index, labelled in seconds (ticks at round seconds, from the video's frame rate). The mouse
+wheel zooms the time axis around the cursor (Reset zoom shows the whole video again), and the line under the plot
+reads out the score nearest the cursor: time, frame, model and P(fake)."""
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from dfdesk.gui.presenters import FUSED, attention_points, curve_names, fused_label
 from dfdesk.gui.widgets.images import CURVE_COLOURS, FUSED_COLOUR
 from dfdesk.services.results import AnalysisView
 
+HOVER_HINT = "Point at a curve for its score; the wheel zooms in time."
+MIN_VISIBLE_FRAMES = 8  # the deepest zoom
+ATTENTION_HEIGHT = 110
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The score nearest the cursor."""
+
+    time_s: float
+    frame_index: int
+    model: str
+    fake_probability: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.time_s:.2f} s · frame {self.frame_index} · {self.model} · P(fake) {self.fake_probability:.2f}"
+
+
+class TimeAxis(pg.AxisItem):
+    """A bottom axis over frame indices that reads in seconds: ticks fall on round seconds at the video's rate."""
+
+    def __init__(self, **kwargs):
+        super().__init__("bottom", **kwargs)
+        self.fps = 25.0
+        self.enableAutoSIPrefix(False)
+
+    def tickValues(self, minVal: float, maxVal: float, size: float):
+        levels = super().tickValues(minVal / self.fps, maxVal / self.fps, size)
+        return [(spacing * self.fps, [value * self.fps for value in values]) for spacing, values in levels]
+
+    def tickStrings(self, values, scale, spacing):
+        step = spacing / self.fps
+        decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 0
+        return [f"{value / self.fps:.{decimals}f}" for value in values]
+
 
 class SeekViewBox(pg.ViewBox):
-    """A ViewBox that turns clicks and drags into seek requests instead of panning."""
+    """A ViewBox that turns clicks and drags into seek requests instead of panning; the wheel zooms in time."""
 
     def __init__(self, on_seek, **kwargs):
         super().__init__(**kwargs)
         self._on_seek = on_seek
-        self.setMouseEnabled(x=False, y=False)
+        self.setMouseEnabled(x=True, y=False)  # x: the wheel zooms the time axis; drags are seeks (below)
         self.setMenuEnabled(False)
 
     def _seek_to(self, scene_pos: QPointF) -> None:
@@ -43,27 +86,47 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self.frame_count = 1
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self.times: dict[str, np.ndarray] = {}  # curve name -> each point's time (s), as the analysis recorded it
+        self.labels: dict[str, str] = {}  # curve name -> its words in the legend and the readout
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setToolTip("Click or drag to move the video to that frame")
-        self.legend = pg.LegendItem(colCount=6, labelTextSize="8pt")  # its own row: never over the curves
-        self.graphics.addItem(self.legend, row=0, col=0)
-        self.scores = self.graphics.addPlot(row=1, col=0, viewBox=SeekViewBox(self._request_seek))
-        self.attention = self.graphics.addPlot(row=2, col=0, viewBox=SeekViewBox(self._request_seek))
+        self.graphics.setToolTip("Click or drag to move the video to that frame; the wheel zooms the time axis")
+        self.legend = self._new_legend(1)
+        self.scores = self.graphics.addPlot(row=1, col=0, viewBox=SeekViewBox(self._request_seek),
+                                            axisItems={"bottom": TimeAxis()})
+        self.attention = self.graphics.addPlot(row=2, col=0, viewBox=SeekViewBox(self._request_seek),
+                                               axisItems={"bottom": TimeAxis()})
+        self.readout = QLabel(HOVER_HINT)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the page
+        self.reset_zoom_button = QPushButton("Reset zoom")
+        self.reset_zoom_button.setToolTip("Show the whole video on the time axis")
+        self.reset_zoom_button.clicked.connect(self.reset_zoom)
         self._setup_plots()
+        self.graphics.scene().sigMouseMoved.connect(self.show_reading_at)
+        self._build()
+        self.apply_palette(self.palette())
+
+    def _build(self) -> None:
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 0, 4, 0)
+        bar.addWidget(self.readout, 1)
+        bar.addWidget(self.reset_zoom_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
-        self.apply_palette(self.palette())
+        layout.setSpacing(2)
+        layout.addWidget(self.graphics, 1)
+        layout.addLayout(bar)
 
     def _setup_plots(self) -> None:
         self.scores.setLabel("left", "P(fake)")
+        self.scores.setLabel("bottom", "time (s)")
         self.scores.setYRange(0, 1, padding=0.03)
         self.scores.showGrid(x=True, y=True, alpha=0.2)
-        self.scores.getAxis("bottom").setStyle(showValues=False)
         self.attention.setLabel("left", "attention")
-        self.attention.setLabel("bottom", "frame")
+        self.attention.setLabel("bottom", "time (s)")
         self.attention.setXLink(self.scores)
-        self.attention.setMaximumHeight(110)
+        self.hover_marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen("#ffb000", width=2), brush=None)
+        self.scores.addItem(self.hover_marker, ignoreBounds=True)
+        self.attention.setMaximumHeight(ATTENTION_HEIGHT)
         self.graphics.ci.layout.setRowStretchFactor(1, 4)
         self.graphics.ci.layout.setRowStretchFactor(2, 1)
         self.position_lines = [pg.InfiniteLine(0, angle=90, movable=False, pen=pg.mkPen("#ffb000", width=2))
@@ -85,25 +148,45 @@ class TimelineView(QWidget):
                 plot.getAxis(name).setPen(pg.mkPen(text))
                 plot.getAxis(name).setTextPen(pg.mkPen(text))
         self.legend.setLabelTextColor(text)
+        self._legend_colour = text
 
     def show_analysis(self, view: AnalysisView) -> None:
         self.frame_count = max(view.evidence.frame_count, 1)
+        for plot in (self.scores, self.attention):
+            plot.getAxis("bottom").fps = view.evidence.fps if view.evidence.fps > 0 else 25.0
         for curve in self.curves.values():
             self.scores.removeItem(curve)
         self.curves.clear()
+        self.times.clear()
+        self.labels.clear()
         self.legend.clear()
         for index, name in enumerate(curve_names(view)):
             self.curves[name] = self._curve(name, view, index)
-            self.legend.addItem(self.curves[name], fused_label(view) if name == FUSED else name)
+            self.labels[name] = fused_label(view) if name == FUSED else name
+            self.legend.addItem(self.curves[name], self.labels[name])
         if view.verdict is not None:
             self.band.setRegion((view.verdict.real_threshold, view.verdict.fake_threshold))
         self._show_attention(attention_points(view))
+        self._fit_legend()
+        for plot in (self.scores, self.attention):
+            plot.getViewBox().setLimits(xMin=-0.5, xMax=self.frame_count - 0.5,
+                                        minXRange=min(MIN_VISIBLE_FRAMES, self.frame_count))
+        self.reset_zoom()
+
+    def reset_zoom(self) -> None:
+        """The whole video on the time axis."""
         self.scores.setXRange(0, self.frame_count - 1, padding=0.01)
+
+    def visible_frames(self) -> tuple[float, float]:
+        """The first and last frame index the time axis shows now."""
+        low, high = self.scores.getViewBox().viewRange()[0]
+        return low, high
 
     def _curve(self, name: str, view: AnalysisView, index: int) -> pg.PlotDataItem:
         points = [p for p in view.points[name] if p.track_index == _main_track(view)] or list(view.points[name])
         x = np.array([p.frame_index for p in points], float)
         y = np.array([p.fake_probability for p in points], float)
+        self.times[name] = np.array([p.time_s for p in points], float)
         fused = name == FUSED
         colour = FUSED_COLOUR if fused else CURVE_COLOURS[index % len(CURVE_COLOURS)]
         pen = pg.mkPen(colour, width=3 if fused else 1.5)
@@ -114,11 +197,36 @@ class TimelineView(QWidget):
         self.attention.clear()
         self.attention.addItem(self.position_lines[1], ignoreBounds=True)
         self.attention.setVisible(bool(points))
+        self.attention.setMaximumHeight(ATTENTION_HEIGHT if points else 0)  # hidden, it keeps no empty band
+        self.scores.showAxis("bottom", not points)  # the time axis under the lowest plot only
         if points:
             frames, weights = zip(*points)
             width = max(1.0, 0.8 * min(np.diff(frames), default=1.0)) if len(frames) > 1 else 1.0
             self.attention.addItem(pg.BarGraphItem(x=list(frames), height=list(weights), width=width,
                                                    brush=pg.mkBrush(QColor("#3fbfad"))))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self, self._fit_legend)  # once the plot has its new size too
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as the width holds: a wider legend would widen the plot past the window's edge
+        and hide the end of the video.  The legend is built anew when the count changes (pyqtgraph's legend keeps
+        its old width when its columns are only rearranged)."""
+        columns = legend_columns(self.legend, self.graphics.viewport().width())
+        if columns == self.legend.columnCount:
+            return
+        self.graphics.removeItem(self.legend)
+        self.legend = self._new_legend(columns)
+        for name, curve in self.curves.items():
+            self.legend.addItem(curve, self.labels[name])
+        self.legend.setLabelTextColor(self._legend_colour)
+        self.graphics.ci.setGeometry(self.graphics.range)  # lay out again in the view's size, now that it fits
+
+    def _new_legend(self, columns: int) -> pg.LegendItem:
+        legend = pg.LegendItem(colCount=columns, labelTextSize="8pt")  # its own row: never over the curves
+        self.graphics.addItem(legend, row=0, col=0)
+        return legend
 
     def set_position(self, frame_index: int) -> None:
         for line in self.position_lines:
@@ -130,6 +238,43 @@ class TimelineView(QWidget):
 
     def _request_seek(self, x: float) -> None:
         self.seek_requested.emit(int(round(min(max(x, 0), self.frame_count - 1))))
+
+    def reading_at(self, scene_pos: QPointF) -> Reading | None:
+        """The curve point nearest ``scene_pos`` (in screen distance) when the cursor is over the scores plot."""
+        box = self.scores.getViewBox()
+        if not box.sceneBoundingRect().contains(scene_pos):
+            return None
+        cursor_x = box.mapSceneToView(scene_pos).x()
+        best: tuple[float, Reading] | None = None
+        for name, curve in self.curves.items():
+            x, y = curve.getData()
+            if x is None or not len(x):
+                continue
+            i = int(np.argmin(np.abs(x - cursor_x)))
+            offset = box.mapViewToScene(QPointF(float(x[i]), float(y[i]))) - scene_pos
+            distance = math.hypot(offset.x(), offset.y())
+            if best is None or distance < best[0]:
+                best = (distance, Reading(float(self.times[name][i]), int(x[i]), self.labels[name], float(y[i])))
+        return best[1] if best else None
+
+    def show_reading_at(self, scene_pos: QPointF) -> None:
+        reading = self.reading_at(scene_pos)
+        self.readout.setText(reading.text if reading else HOVER_HINT)
+        self.hover_marker.setData([reading.frame_index] if reading else [],
+                                  [reading.fake_probability] if reading else [])
+
+
+def legend_columns(legend: pg.LegendItem, width: float) -> int:
+    """The most columns in which ``legend``'s entries fit ``width`` pixels (at least one)."""
+    entries = [sample.effectiveSizeHint(Qt.SizeHint.PreferredSize).width()
+               + label.effectiveSizeHint(Qt.SizeHint.PreferredSize).width() for sample, label in legend.items]
+    left, _top, right, _bottom = legend.layout.getContentsMargins()
+    spacing = legend.layout.horizontalSpacing()
+    for columns in range(len(entries), 1, -1):
+        needed = sum(max(entries[c::columns]) for c in range(columns)) + left + right + spacing * (2 * columns - 1)
+        if needed <= width:
+            return columns
+    return 1
 
 
 def _main_track(view: AnalysisView) -> int:

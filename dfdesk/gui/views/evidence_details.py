@@ -1,0 +1,214 @@
+"""Evidence details: every fact the intake probed and recorded for one video, its full SHA-256 with Copy, its path
+with "Show in folder", and the audit events of this evidence with a button that verifies the whole chain.
+
+``load_details`` and ``fact_rows`` are plain functions (a frozen row read in one unit of work, then words), so
+the dialog only lays them out; ``copy_text`` and ``show_in_folder`` are also used by the evidence table's
+context menu.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy.orm import Session
+
+from dfdesk.core.probe import _bit_depth as probe_bit_depth  # the intake's own rule, so both always agree
+from dfdesk.gui import dialogs
+from dfdesk.gui.presenters import format_duration
+from dfdesk.services import audit
+from dfdesk.store.database import Database
+from dfdesk.store.tables import Evidence
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+
+
+@dataclass(frozen=True)
+class EvidenceDetails:
+    """One evidence row as the panel shows it (no live ORM object leaves the unit of work)."""
+
+    id: int
+    case_name: str
+    file_name: str
+    path: str
+    sha256: str
+    size_bytes: int
+    container: str
+    codec: str
+    pixel_format: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration_s: float
+    rotation: int
+    has_audio: bool
+    is_vfr: bool
+    ingested_at: datetime
+    ingested_by: str
+    events: tuple[AuditLine, ...]
+
+    @property
+    def bit_depth(self) -> int:
+        return probe_bit_depth(self.pixel_format)
+
+
+def load_details(session: Session, evidence_id: int) -> EvidenceDetails:
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise LookupError(f"no evidence {evidence_id}")
+    events = tuple(AuditLine(e.id, e.at, e.actor, e.action) for e in audit.events_for(session, evidence_id=evidence_id))
+    return EvidenceDetails(
+        id=evidence.id, case_name=evidence.case.name, file_name=evidence.file_name, path=evidence.path,
+        sha256=evidence.sha256, size_bytes=evidence.size_bytes, container=evidence.container, codec=evidence.codec,
+        pixel_format=evidence.pixel_format, width=evidence.width, height=evidence.height, fps=evidence.fps,
+        frame_count=evidence.frame_count, duration_s=evidence.duration_s, rotation=evidence.rotation,
+        has_audio=evidence.has_audio, is_vfr=evidence.is_vfr, ingested_at=evidence.ingested_at,
+        ingested_by=evidence.ingested_by, events=events)
+
+
+def local_time(at: datetime) -> str:
+    """A stored time (UTC; SQLite returns it without a zone) in the analyst's zone, the zone named."""
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)")
+
+
+def fact_rows(details: EvidenceDetails) -> list[tuple[str, str]]:
+    """(label, text) for every probed and recorded fact, in the order the panel shows them."""
+    rotation = f"{details.rotation}° clockwise to show upright" if details.rotation else "none"
+    return [
+        ("Case", details.case_name),
+        ("File", details.file_name),
+        ("Size", f"{details.size_bytes:,} bytes"),
+        ("Container", details.container or "—"),
+        ("Video codec", details.codec or "—"),
+        ("Pixel format", details.pixel_format or "—"),
+        ("Bit depth", f"{details.bit_depth} bit"),
+        ("Resolution", f"{details.width}×{details.height} (as displayed)"),
+        ("Rotation", rotation),
+        ("Frame rate", f"{details.fps:.3f} fps" + (" (variable)" if details.is_vfr else " (constant)")),
+        ("Frames", f"{details.frame_count:,}"),
+        ("Duration", f"{format_duration(details.duration_s)} ({details.duration_s:.3f} s)"),
+        ("Audio", "yes" if details.has_audio else "none"),
+        ("Ingested", f"{local_time(details.ingested_at)} by {details.ingested_by}"),
+    ]
+
+
+def copy_text(text: str) -> None:
+    QGuiApplication.clipboard().setText(text)
+
+
+def open_url(url: QUrl) -> bool:
+    """Hands ``url`` to the desktop (file manager, viewer); replaceable in tests."""
+    return QDesktopServices.openUrl(url)
+
+
+def show_in_folder(path: str) -> str:
+    """Opens the folder holding ``path``; returns "" or a one-line reason why it could not."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        return f"The folder {folder} is not reachable (moved, or on media not connected)."
+    if not open_url(QUrl.fromLocalFile(str(folder))):
+        return f"No file manager could open {folder}."
+    return ""
+
+
+def verify_text(problems: list[audit.ChainProblem]) -> str:
+    if not problems:
+        return "Audit chain verified: every event is intact, in order and signed."
+    first = problems[0]
+    return f"Audit chain NOT intact: {len(problems)} problem(s); first at event {first.event_id}: {first.problem}"
+
+
+class EvidenceDetailsDialog(QDialog):
+    """The details of one evidence row: facts, hash, path, audit events, chain check."""
+
+    def __init__(self, db: Database, evidence_id: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.db = db
+        with db.unit_of_work() as session:
+            self.details = load_details(session, evidence_id)
+        self.setObjectName("evidenceDetailsDialog")
+        self.setWindowTitle(f"Evidence details: {self.details.file_name}")
+        self.hash_label = _selectable(self.details.sha256, monospace=True)
+        self.path_label = _selectable(self.details.path)
+        self.copy_button = _button("Copy", "Copy the full SHA-256 to the clipboard",
+                                   lambda: copy_text(self.details.sha256))
+        self.folder_button = _button("Show in folder", "Open the folder holding the evidence file",
+                                     self._show_folder)
+        self.events = QListWidget()
+        self.verify_button = _button("Verify chain", "Check every event of this database's audit log: hashes, "
+                                     "order and signatures", self.verify_chain)
+        self.verify_result = QLabel()
+        self.verify_result.setWordWrap(True)
+        self._build()
+
+    def _build(self) -> None:
+        form = QFormLayout()
+        for label, text in fact_rows(self.details):
+            form.addRow(f"{label}:", _selectable(text))
+        form.addRow("SHA-256:", _with_button(self.hash_label, self.copy_button))
+        form.addRow("Path:", _with_button(self.path_label, self.folder_button))
+        for line in self.details.events:
+            self.events.addItem(f"#{line.id}  {local_time(line.at)}  {line.actor}  {line.action}")
+        self.events.setMaximumHeight(110)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Audit events of this evidence:"))
+        layout.addWidget(self.events)
+        layout.addLayout(_with_button(self.verify_result, self.verify_button))
+        layout.addWidget(buttons)
+
+    def _show_folder(self) -> None:
+        if problem := show_in_folder(self.details.path):
+            dialogs.show_error(self, "Show in folder", problem)
+
+    def verify_chain(self) -> list[audit.ChainProblem]:
+        with self.db.unit_of_work() as session:
+            problems = audit.verify(session)
+        self.verify_result.setText(verify_text(problems))
+        return problems
+
+
+def _selectable(text: str, monospace: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setWordWrap(not monospace)
+    if monospace:
+        label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    return label
+
+
+def _with_button(label: QLabel, button: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(label, 1)
+    row.addWidget(button)
+    return row
+
+
+def _button(text: str, tooltip: str, slot) -> QPushButton:
+    button = QPushButton(text)
+    button.setToolTip(tooltip)
+    button.clicked.connect(slot)
+    return button

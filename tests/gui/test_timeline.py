@@ -1,0 +1,99 @@
+"""The timeline on a real saved analysis of a real clip (synthetic scores): a time axis in seconds, a readout of the
+score under the cursor, and wheel zoom with a reset."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from dfdesk.gui.views.timeline import HOVER_HINT, TimeAxis, TimelineView
+from dfdesk.services.results import load_analysis
+from tests.fixtures.analyses import make_saved_analysis
+
+
+@pytest.fixture
+def timeline(qtbot, db, clip_dir: Path) -> TimelineView:
+    analysis_id = make_saved_analysis(db, clip_dir / "face.mp4")  # 20 frames at 25 fps, scored every 2nd frame
+    with db.unit_of_work() as session:
+        view = load_analysis(session, analysis_id)
+    widget = TimelineView()
+    qtbot.addWidget(widget)
+    widget.resize(900, 320)
+    widget.show()
+    widget.show_analysis(view)
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def test_the_axis_ticks_fall_on_round_seconds_and_read_in_seconds():
+    axis = TimeAxis()
+    axis.fps = 25.0
+    levels = axis.tickValues(0, 250, 800)  # ten seconds of frames on 800 px
+    spacing, values = levels[0]
+    assert spacing / axis.fps in (1.0, 2.0, 5.0)
+    assert all(abs(v / axis.fps - round(v / axis.fps)) < 1e-9 for v in values)
+    assert axis.tickStrings([0.0, 50.0, 100.0], 1.0, spacing) == ["0", "2", "4"]
+    assert axis.tickStrings([5.0, 10.0], 1.0, 5.0) == ["0.2", "0.4"]  # fifths of a second when zoomed in
+
+
+def test_the_time_axis_uses_the_video_frame_rate(timeline: TimelineView):
+    axis = timeline.scores.getAxis("bottom")
+    assert isinstance(axis, TimeAxis) and axis.fps == 25.0
+    assert axis.isVisible() and "time (s)" in axis.labelText
+
+
+def view_to_widget(timeline: TimelineView, x: float, y: float) -> QPoint:
+    scene = timeline.scores.getViewBox().mapViewToScene(QPointF(x, y))
+    return timeline.graphics.mapFromScene(scene)
+
+
+def test_the_readout_names_time_frame_model_and_score_under_the_cursor(qtbot, timeline: TimelineView):
+    x, y = timeline.curves["meso4_df"].getData()
+    i = 3
+    qtbot.mouseMove(timeline.graphics.viewport(), view_to_widget(timeline, x[i], y[i]))
+    qtbot.waitUntil(lambda: timeline.readout.text() != HOVER_HINT, timeout=2000)
+    frame = int(x[i])
+    assert timeline.readout.text() == (f"{frame / 25:.2f} s · frame {frame} · meso4_df · P(fake) {y[i]:.2f}")
+    marker_x, marker_y = timeline.hover_marker.getData()
+    assert (list(marker_x), list(marker_y)) == ([frame], [pytest.approx(y[i])])
+
+
+def test_outside_the_scores_plot_the_readout_shows_the_hint(timeline: TimelineView):
+    timeline.show_reading_at(QPointF(-50, -50))
+    assert timeline.readout.text() == HOVER_HINT
+
+
+def wheel(timeline: TimelineView, at: QPoint, steps: int) -> None:
+    viewport = timeline.graphics.viewport()
+    event = QWheelEvent(QPointF(at), QPointF(viewport.mapToGlobal(at)), QPoint(0, 0), QPoint(0, 120 * steps),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(viewport, event)
+
+
+def test_the_wheel_zooms_the_time_axis_and_reset_shows_the_whole_video(qtbot, timeline: TimelineView):
+    whole = timeline.visible_frames()
+    assert whole[0] <= 0 and whole[1] >= 19
+    wheel(timeline, view_to_widget(timeline, 10, 0.5), steps=3)
+    low, high = timeline.visible_frames()
+    assert high - low < whole[1] - whole[0] and low <= 10 <= high
+    assert timeline.scores.getViewBox().viewRange()[1] == pytest.approx([-0.03, 1.03], abs=0.02)  # P(fake) stays
+    timeline.reset_zoom_button.click()
+    assert timeline.visible_frames() == pytest.approx(whole)
+
+
+def test_zooming_out_stops_at_the_whole_video(qtbot, timeline: TimelineView):
+    wheel(timeline, view_to_widget(timeline, 10, 0.5), steps=-10)
+    low, high = timeline.visible_frames()
+    assert low >= -0.5 and high <= 19.5
+
+
+def test_in_a_narrow_column_the_legend_wraps_and_the_whole_video_stays_in_view(qtbot, timeline: TimelineView):
+    timeline.resize(200, 320)
+    qtbot.waitUntil(lambda: timeline.legend.columnCount == 1)
+    qtbot.waitUntil(lambda: timeline.scores.sceneBoundingRect().right() <= timeline.graphics.viewport().width())
+    assert [label.text for _sample, label in timeline.legend.items] == ["meso4_df", timeline.labels["fused"]]
+    timeline.resize(900, 320)
+    qtbot.waitUntil(lambda: timeline.legend.columnCount == 2)  # room again: one row of entries
