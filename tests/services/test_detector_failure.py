@@ -14,8 +14,8 @@ from dfdesk import paths
 from dfdesk.core.fusion import STACKING_FILE
 from dfdesk.core.outcome import DETECTOR_FAILED
 from dfdesk.core.steps import run_to_end
+from dfdesk.detectors import registry
 from dfdesk.detectors.mesonet import Meso4
-from dfdesk.detectors.registry import list_detectors, register_detector
 from dfdesk.services import model_selection, verdicts
 from dfdesk.services.analysis import AnalysisRequest, DetectorScored, run_analysis
 from dfdesk.services.ingest import ingest_video
@@ -39,13 +39,11 @@ class FailingMeso4(Meso4):
         raise self.error
 
 
-if ARCHITECTURE not in list_detectors():  # registered once per test session
-    register_detector(ARCHITECTURE)(FailingMeso4)
-
-
 @pytest.fixture
 def failing_installed(monkeypatch) -> None:
-    """The failing model is installed beside the shipped ones (same weights as meso4_f2f, its own name)."""
+    """The failing model is installed beside the shipped ones (same weights as meso4_f2f, its own name); its
+    architecture is registered for this test only, so no later test meets an untrained card of it."""
+    monkeypatch.setitem(registry._REGISTRY, ARCHITECTURE, FailingMeso4)
     shipped = list_installed()
     f2f = next(c for c in shipped if c.name == "meso4_f2f")
     failing = dataclasses.replace(f2f, name=FAILING, architecture=ARCHITECTURE)
