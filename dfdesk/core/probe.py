@@ -93,7 +93,7 @@ def _describe(path: Path, size: int, container) -> VideoInfo:
     return VideoInfo(
         path=str(path), size_bytes=size, container=container.format.name, codec=stream.codec_context.name,
         width=width, height=height, rotation=rotation_cw, has_audio=bool(container.streams.audio),
-        pixel_format=stream.codec_context.pix_fmt or "", bit_depth=_bit_depth(stream.codec_context.pix_fmt), **timing,
+        pixel_format=stream.codec_context.pix_fmt or "", bit_depth=bit_depth(stream.codec_context.pix_fmt), **timing,
     )
 
 
@@ -144,7 +144,7 @@ def _is_variable(sorted_pts: list[int], time_base) -> bool:
     return any(abs(s - typical) > tolerance for s in steps)
 
 
-def _bit_depth(pix_fmt: str | None) -> int:
+def bit_depth(pix_fmt: str | None) -> int:
     if not pix_fmt:
         return 8
     for depth in (16, 12, 10):

@@ -12,6 +12,7 @@ from dfdesk.core.coverage import Coverage
 from dfdesk.core.face_presence import TrackPresence, track_presence
 from dfdesk.core.likelihood import EvidenceStrength
 from dfdesk.core.outcome import DetectorRun, FramePoint, Heatmap, TrackOutcome, Verdict
+from dfdesk.core.probe import bit_depth
 from dfdesk.store.tables import Analysis, Artifact, Case, Evidence, FaceTrackRow, FrameScore, Note
 
 
@@ -31,6 +32,7 @@ class EvidenceView:
     size_bytes: int
     container: str
     codec: str
+    pixel_format: str
     width: int
     height: int
     fps: float
@@ -41,6 +43,11 @@ class EvidenceView:
     is_vfr: bool
     ingested_at: datetime
     ingested_by: str
+
+    @property
+    def bit_depth(self) -> int:
+        """Bits per sample, by the intake's own rule."""
+        return bit_depth(self.pixel_format)
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,8 @@ def evidence_view(evidence: Evidence, case: Case) -> EvidenceView:
     return EvidenceView(
         id=evidence.id, case_id=case.id, case_name=case.name, case_number=case.number, path=evidence.path,
         file_name=evidence.file_name, sha256=evidence.sha256, size_bytes=evidence.size_bytes,
-        container=evidence.container, codec=evidence.codec, width=evidence.width, height=evidence.height,
+        container=evidence.container, codec=evidence.codec, pixel_format=evidence.pixel_format,
+        width=evidence.width, height=evidence.height,
         fps=evidence.fps, frame_count=evidence.frame_count, duration_s=evidence.duration_s,
         rotation=evidence.rotation, has_audio=evidence.has_audio, is_vfr=evidence.is_vfr,
         ingested_at=evidence.ingested_at, ingested_by=evidence.ingested_by)

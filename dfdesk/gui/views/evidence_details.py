@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy.orm import Session
 
-from dfdesk.core.probe import _bit_depth as probe_bit_depth  # the intake's own rule, so both always agree
 from dfdesk.gui import dialogs
 from dfdesk.gui.presenters import format_duration
 from dfdesk.services import audit
+from dfdesk.services.results import EvidenceView, evidence_view
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Evidence
 
@@ -43,33 +43,11 @@ class AuditLine:
 
 
 @dataclass(frozen=True)
-class EvidenceDetails:
-    """One evidence row as the panel shows it (no live ORM object leaves the unit of work)."""
+class EvidenceDetails(EvidenceView):
+    """One evidence row as the panel shows it, with its audit events (no live ORM object leaves the unit of
+    work)."""
 
-    id: int
-    case_name: str
-    file_name: str
-    path: str
-    sha256: str
-    size_bytes: int
-    container: str
-    codec: str
-    pixel_format: str
-    width: int
-    height: int
-    fps: float
-    frame_count: int
-    duration_s: float
-    rotation: int
-    has_audio: bool
-    is_vfr: bool
-    ingested_at: datetime
-    ingested_by: str
-    events: tuple[AuditLine, ...]
-
-    @property
-    def bit_depth(self) -> int:
-        return probe_bit_depth(self.pixel_format)
+    events: tuple[AuditLine, ...] = ()
 
 
 def load_details(session: Session, evidence_id: int) -> EvidenceDetails:
@@ -77,13 +55,7 @@ def load_details(session: Session, evidence_id: int) -> EvidenceDetails:
     if evidence is None:
         raise LookupError(f"no evidence {evidence_id}")
     events = tuple(AuditLine(e.id, e.at, e.actor, e.action) for e in audit.events_for(session, evidence_id=evidence_id))
-    return EvidenceDetails(
-        id=evidence.id, case_name=evidence.case.name, file_name=evidence.file_name, path=evidence.path,
-        sha256=evidence.sha256, size_bytes=evidence.size_bytes, container=evidence.container, codec=evidence.codec,
-        pixel_format=evidence.pixel_format, width=evidence.width, height=evidence.height, fps=evidence.fps,
-        frame_count=evidence.frame_count, duration_s=evidence.duration_s, rotation=evidence.rotation,
-        has_audio=evidence.has_audio, is_vfr=evidence.is_vfr, ingested_at=evidence.ingested_at,
-        ingested_by=evidence.ingested_by, events=events)
+    return EvidenceDetails(**vars(evidence_view(evidence, evidence.case)), events=events)
 
 
 def local_time(at: datetime) -> str:

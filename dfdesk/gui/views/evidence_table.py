@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -28,6 +28,7 @@ from dfdesk.gui.presenters import format_duration, percent
 from dfdesk.gui.queries import CaseRow, EvidenceRow, case_row, evidence_rows
 from dfdesk.gui.tasks import IngestSummary, ingest_files
 from dfdesk.gui.views.evidence_details import EvidenceDetailsDialog, copy_text, show_in_folder
+from dfdesk.gui.views.row_model import RowTableModel
 from dfdesk.gui.widgets.images import verdict_colour
 from dfdesk.services.verdicts import short_headline
 from dfdesk.store.database import Database
@@ -38,10 +39,11 @@ ANALYSING = "analysing…"
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v *.mpg *.mpeg *.ts *.wmv *.flv);;All files (*)"
 
 
-class EvidenceTableModel(QAbstractTableModel):
+class EvidenceTableModel(RowTableModel):
+    columns = COLUMNS
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.rows: list[EvidenceRow] = []
         self.analysing: dict[int, str] = {}  # evidence id -> what its running analysis is doing
 
     def set_analysing(self, evidence_id: int, text: str | None) -> None:
@@ -54,22 +56,6 @@ class EvidenceTableModel(QAbstractTableModel):
             if row.id == evidence_id:
                 cell = self.index(number, STATUS_COLUMN)
                 self.dataChanged.emit(cell, cell)
-
-    def set_rows(self, rows: list[EvidenceRow]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from dfdesk.gui.jobs import Job, JobProgress
 from dfdesk.gui.presenters import format_duration
+from dfdesk.gui.views.row_model import RowTableModel
 from dfdesk.gui.widgets.images import verdict_colour
 from dfdesk.services.batch import REFUSED, VideoSettled
 from dfdesk.services.batch_triage import SORTED_BY, TriageRow, case_name, triage_rows, write_csv, write_json
@@ -42,28 +43,13 @@ def ask_export_path(parent: QWidget, title: str, suggested: str, kinds: str) -> 
     return Path(out) if out else None
 
 
-class TriageTableModel(QAbstractTableModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.rows: list[TriageRow] = []
-
-    def set_rows(self, rows: list[TriageRow]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
+class TriageTableModel(RowTableModel):
+    columns = COLUMNS
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == 2:
             return f"Sorted by {SORTED_BY}"
-        return None
+        return super().headerData(section, orientation, role)
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
