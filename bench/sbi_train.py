@@ -3,7 +3,7 @@
 Two figures per setting, printed as a table:
 
 * model: samples/s of one optimizer step (forward + backward + AdamW) on a batch, training mode, with the first
-  ``frozen`` stages frozen (0 = everything trains; stages as trainer.loop.STAGES: stem, then timm's blocks);
+  ``frozen`` stages frozen (0 = everything trains; stages as the detector's stage_prefixes: stem, then timm's blocks);
 * data: samples/s of making the training samples on one CPU thread: self-blended pseudo-fake (every other sample),
   the evidence-like degradations (H.264, JPEG, downscaling) and normalisation, from a real face crop of
   ../shared/data/faces (a flat grey crop with a synthetic landmark layout when that folder is absent).

@@ -73,7 +73,7 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class TrainParams:
-    """Optimisation settings; ``None`` means "the detector's paper default" (:data:`PAPER_DEFAULTS`)."""
+    """Optimisation settings; ``None`` means "the detector's paper default" (its class's ``training_defaults``)."""
 
     optimizer: str | None = None  # adam | adamw | sgd
     learning_rate: float | None = None
@@ -83,7 +83,7 @@ class TrainParams:
     grad_accumulation: int = 1
     amp: bool = True  # used only on CUDA
     freeze_backbone: bool = False
-    freeze_stages: int = 0  # architectures staged in trainer.loop.STAGES: freeze the stem and the stages after it
+    freeze_stages: int = 0  # architectures with ``stage_prefixes``: freeze the stem and the stages after it
     early_stopping_patience: int = 5  # epochs without a better validation video AUC; 0 disables
     max_steps: int = 0  # stop after this many optimizer steps (0: no limit); for smoke runs
     scheduler: str = "cosine"  # cosine | constant
@@ -141,32 +141,12 @@ class TrainConfig:
         return asdict(self)
 
 
-# Paper defaults per architecture.  StA (Yan et al. 2024): Adam 2e-4, weight decay 5e-4, batch 8, 30 epochs.
-# LipForensics (Haliassos et al. 2021): Adam 1e-4 (batch 32).  Xception-ConvLSTM: Adam 1e-5.
-# MesoNet (Afchar et al. 2018): Adam 1e-3, batch 75 in the paper; fine-tuning published weights uses 1e-4.
-# RECCE (Cao et al. 2022): Adam 2e-4, weight decay 1e-5.  EfficientNet-B5 attention ConvLSTM: Adam 1e-4.
-PAPER_DEFAULTS: dict[str, dict[str, Any]] = {
-    "sta_clip": {"optimizer": "adam", "learning_rate": 2e-4, "weight_decay": 5e-4, "batch_size": 8, "epochs": 30},
-    "lipforensics_ta": {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 32,
-                        "epochs": 30},
-    "xception_st_convlstm": {"optimizer": "adam", "learning_rate": 1e-5, "weight_decay": 0.0, "batch_size": 8,
-                             "epochs": 20},
-    "mesonet4": {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 32, "epochs": 10},
-    "mesoinception4": {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 32,
-                       "epochs": 10},
-    "recce_freq": {"optimizer": "adam", "learning_rate": 2e-4, "weight_decay": 1e-5, "batch_size": 32, "epochs": 20},
-    "effb5_att_convlstm": {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 8,
-                           "epochs": 20},
-    # SBI (Shiohara & Yamasaki 2022): SGD lr 1e-3 (inside SAM, which dfdesk does not implement), batch 32, 100 epochs
-    "sbi_effnet_lite": {"optimizer": "sgd", "learning_rate": 1e-3, "weight_decay": 0.0, "batch_size": 32,
-                        "epochs": 100},
-}
-FALLBACK_DEFAULTS = {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 16, "epochs": 10}
-
-
 def paper_defaults(architecture: str) -> dict[str, Any]:
-    """Optimizer, learning rate, weight decay, batch size and epochs for ``architecture``."""
-    return dict(PAPER_DEFAULTS.get(architecture, FALLBACK_DEFAULTS))
+    """Optimizer, learning rate, weight decay, batch size and epochs for ``architecture``: its registered class's
+    ``training_defaults`` (the paper's, each class says whose)."""
+    from dfdesk.detectors import detector_class  # imported here: reading a config must not load PyTorch
+
+    return dict(detector_class(architecture).training_defaults)
 
 
 def resolve_train_params(params: TrainParams, architecture: str) -> TrainParams:

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dfdesk.detectors import detector_class
 from dfdesk.detectors.base import DetectorOutput
 from dfdesk.detectors.cards import ModelCard, fake_logit
 from trainer.clips import ClipSamples
@@ -42,31 +43,12 @@ BEST_FILE = "best.pt"
 
 # --- the model's trainable part --------------------------------------------------------------------------------
 
-# Parameter-name prefixes of each architecture's pretrained backbone (frozen by ``freeze_backbone``).
-BACKBONES: dict[str, tuple[str, ...]] = {
-    "mesonet4": ("features.",),
-    "mesoinception4": ("features.",),
-    "xception_st_convlstm": ("backbone.",),
-    "effb5_att_convlstm": ("backbone.",),
-    "recce_freq": ("encoder.",),
-    "lipforensics_ta": ("frontend.", "trunk."),
-    # StA: the CLIP ViT stays frozen; adapters, temporal embedding, final norm and head train (as in the paper)
-    "sta_clip": ("patch_embed.", "class_embedding", "positional_embedding", "ln_pre.", "blocks."),
-    "sbi_effnet_lite": ("backbone.",),
-}
-STA_TRAINABLE = ".adapter."
-
-# Backbones frozen stage by stage from the input side (``TrainParams.freeze_stages``): entry 0 is the stem.
-# EfficientNet-Lite: the stem, then its seven block stages (timm's ``blocks.0`` .. ``blocks.6``).
-STAGES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "sbi_effnet_lite": (("backbone.conv_stem.", "backbone.bn1."),
-                        *((f"backbone.blocks.{i}.",) for i in range(7))),
-}
+# What is frozen is the architecture's own knowledge: its registered class names its backbone
+# (``backbone_prefixes``, ``is_backbone_parameter``) and its stages (``stage_prefixes``).
 
 
 def is_backbone(architecture: str, name: str) -> bool:
-    prefixes = BACKBONES.get(architecture, ())
-    return name.startswith(prefixes) and not (architecture == "sta_clip" and STA_TRAINABLE in name)
+    return detector_class(architecture).is_backbone_parameter(name)
 
 
 def freeze_backbone(model: nn.Module, architecture: str) -> int:
@@ -84,7 +66,7 @@ def freeze_early_stages(model: nn.Module, architecture: str, count: int) -> int:
 
     Early stages hold generic edge and texture filters: freezing them saves their backward pass and keeps the
     ImageNet features that a small training set could only wear down."""
-    stages = STAGES.get(architecture, ())
+    stages = detector_class(architecture).stage_prefixes
     if count > len(stages):
         raise ValueError(f"{architecture} has {len(stages)} freezable stages, {count} asked for")
     prefixes = tuple(p for stage in stages[:count] for p in stage)
@@ -117,11 +99,11 @@ def keep_frozen_norms_still(model: nn.Module, architecture: str) -> None:
 
 def detector_loss(architecture: str, card: ModelCard, output: DetectorOutput, clip: torch.Tensor,
                   targets: torch.Tensor, frame_level: bool) -> torch.Tensor:
-    """RECCE's own objective for recce_freq; otherwise BCE on the logit of P(fake), per frame where scored."""
-    if architecture == "recce_freq":
-        from dfdesk.detectors.recce_freq import recce_losses
-
-        return recce_losses(output, clip, targets)["total"]
+    """The architecture's own objective where its class has one (RECCE); otherwise BCE on the logit of P(fake),
+    per frame where scored."""
+    own = detector_class(architecture).training_loss(output, clip, targets)
+    if own is not None:
+        return own
     if frame_level and output.frame_logits is not None:
         z = fake_logit(card, output.frame_logits.float())  # (B, T)
         return F.binary_cross_entropy_with_logits(z, targets.float()[:, None].expand_as(z))

@@ -93,6 +93,23 @@ class Detector(nn.Module):
     output_kind: ClassVar[str] = "softmax"
     #: default index of the "fake" output for softmax detectors
     default_fake_index: ClassVar[int] = 1
+    #: the trainer's defaults where a config leaves them out (the architecture's paper; see each class)
+    training_defaults: ClassVar[dict[str, Any]] = {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0,
+                                                   "batch_size": 16, "epochs": 10}
+    #: parameter-name prefixes of the pretrained backbone (what ``[train] freeze_backbone`` freezes)
+    backbone_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: parameter-name prefixes of the stages ``[train] freeze_stages`` freezes from the input side (0: the stem)
+    stage_prefixes: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    @classmethod
+    def is_backbone_parameter(cls, name: str) -> bool:
+        """True for a parameter (or module, with a trailing dot) of the pretrained backbone."""
+        return bool(cls.backbone_prefixes) and name.startswith(cls.backbone_prefixes)
+
+    @classmethod
+    def training_loss(cls, output: DetectorOutput, clip: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+        """The architecture's own training objective, or None for the trainer's BCE on the logit of P(fake)."""
+        return None
 
     @classmethod
     def default_input(cls) -> InputSpec:

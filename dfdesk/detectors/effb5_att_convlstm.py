@@ -52,6 +52,10 @@ class FrameSoftAttention(nn.Module):
 class EffB5AttConvLSTM(Detector):
     """Su et al. 2021: EfficientNet-B5 features, ConvLSTM encoder, soft frame attention, ConvLSTM decoder."""
 
+    # Su et al. 2021: Adam 1e-4
+    training_defaults = {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0, "batch_size": 8, "epochs": 20}
+    backbone_prefixes = ("backbone.",)
+
     frame_level = False
     output_kind = "softmax"
     default_fake_index = 1

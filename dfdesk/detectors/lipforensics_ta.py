@@ -122,6 +122,11 @@ class AttentionPool(nn.Module):
 
 @register_detector("lipforensics_ta")
 class LipForensicsTA(Detector):
+    # LipForensics (Haliassos et al. 2021): Adam 1e-4, batch 32
+    training_defaults = {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0,
+                         "batch_size": 32, "epochs": 30}
+    backbone_prefixes = ("frontend.", "trunk.")
+
     frame_level = False
     output_kind = "sigmoid"
     default_fake_index = 0

@@ -72,6 +72,11 @@ class InceptionLayer(nn.Module):
 
 
 class _MesoBase(Detector):
+    # MesoNet (Afchar et al. 2018): Adam 1e-3, batch 75 in the paper; fine-tuning published weights uses 1e-4
+    training_defaults = {"optimizer": "adam", "learning_rate": 1e-4, "weight_decay": 0.0,
+                         "batch_size": 32, "epochs": 10}
+    backbone_prefixes = ("features.",)
+
     frame_level = True
     output_kind = "sigmoid"
     default_fake_index = 0

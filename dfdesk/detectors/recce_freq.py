@@ -194,9 +194,19 @@ def normalised_embedding(x: torch.Tensor) -> torch.Tensor:
 class RecceFreq(Detector):
     """RECCE reconstruction + guided attention, with a learnable-filter frequency branch fused into the RGB path."""
 
+    # RECCE (Cao et al. 2022): Adam 2e-4, weight decay 1e-5
+    training_defaults = {"optimizer": "adam", "learning_rate": 2e-4, "weight_decay": 1e-5,
+                         "batch_size": 32, "epochs": 20}
+    backbone_prefixes = ("encoder.",)
+
     frame_level = True
     output_kind = "softmax"
     default_fake_index = 1
+
+    @classmethod
+    def training_loss(cls, output: DetectorOutput, clip: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """RECCE's own objective (:func:`recce_losses`)."""
+        return recce_losses(output, clip, targets)["total"]
 
     def __init__(
         self,

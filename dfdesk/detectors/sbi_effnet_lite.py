@@ -64,6 +64,13 @@ def build_backbone(variant: str, num_classes: int = 0) -> nn.Module:
 class SbiEffNetLite(Detector):
     """EfficientNet-Lite trained on self-blended images: a single logit per frame, fake near 1."""
 
+    # SBI (Shiohara & Yamasaki 2022): SGD 1e-3 (inside SAM, which dfdesk does not implement), batch 32, 100 epochs
+    training_defaults = {"optimizer": "sgd", "learning_rate": 1e-3, "weight_decay": 0.0,
+                         "batch_size": 32, "epochs": 100}
+    backbone_prefixes = ("backbone.",)
+    # timm's EfficientNet-Lite: the stem, then its seven block stages (blocks.0 .. blocks.6)
+    stage_prefixes = (("backbone.conv_stem.", "backbone.bn1."), *((f"backbone.blocks.{i}.",) for i in range(7)))
+
     frame_level = True
     output_kind = "sigmoid"
     default_fake_index = 0

@@ -182,9 +182,20 @@ class Block(nn.Module):
 class StaClip(Detector):
     """CLIP ViT + StA adapters; geometry from ``variant`` with explicit overrides."""
 
+    # StA (Yan et al. 2024): Adam 2e-4, weight decay 5e-4, batch 8, 30 epochs
+    training_defaults = {"optimizer": "adam", "learning_rate": 2e-4, "weight_decay": 5e-4,
+                         "batch_size": 8, "epochs": 30}
+    # the CLIP ViT stays frozen; adapters, temporal embedding, final norm and head train (as in the paper)
+    backbone_prefixes = ("patch_embed.", "class_embedding", "positional_embedding", "ln_pre.", "blocks.")
+
     frame_level = False
     output_kind = "softmax"
     default_fake_index = 1
+
+    @classmethod
+    def is_backbone_parameter(cls, name: str) -> bool:
+        """The frozen CLIP ViT, without the StA adapters that sit inside its blocks and train."""
+        return super().is_backbone_parameter(name) and ".adapter." not in name
 
     def __init__(
         self,

@@ -72,6 +72,10 @@ class TemporalAttention(nn.Module):
 
 @register_detector("xception_st_convlstm")
 class XceptionSTConvLSTM(Detector):
+    # Xception-ConvLSTM: Adam 1e-5
+    training_defaults = {"optimizer": "adam", "learning_rate": 1e-5, "weight_decay": 0.0, "batch_size": 8, "epochs": 20}
+    backbone_prefixes = ("backbone.",)
+
     frame_level = False
     output_kind = "softmax"
     default_fake_index = 1
