@@ -62,7 +62,13 @@ from trainer.config import (
 )
 from trainer.datasets import DatasetError
 from trainer.evaluate import evaluate, predict, video_auc
-from trainer.install import InstallError, find_installed_card, install_trained, unique_name
+from trainer.install import (
+    InstallError,
+    find_installed_card,
+    install_trained,
+    training_file_entries,
+    unique_name,
+)
 from trainer.loop import (
     BEST_FILE,
     CHECKPOINT_FILE,
@@ -334,10 +340,17 @@ def _finish(config, trainer: Trainer, card: ModelCard, data, folder: Path, recor
         name = config.name or unique_name(config.detector.model or card.architecture)
         installed = install_trained(trainer.model.state_dict(), card, name=name, threshold=result.threshold,
                                     calibration=result.calibration, metrics=metrics,
-                                    training_data=describe_training_data(config, records, data, params))
+                                    training_data=describe_training_data(config, records, data, params),
+                                    training_files=training_file_entries(fitted_files(records)))
     yield {"event": "done", "model": installed.name if installed else None,
            "model_dir": str(installed.path) if installed else None, "metrics": metrics,
            "threshold": result.threshold, "calibration": asdict(result.calibration), "checkpoint_dir": str(folder)}
+
+
+def fitted_files(records) -> list[tuple[Path, str | None]]:
+    """The files the weights, threshold or calibration were fitted on (train and validation splits): a model
+    scoring one of them may remember it.  Test files are held out and not listed."""
+    return [(Path(r.path), r.split) for r in records if r.split in ("train", "val")]
 
 
 def describe_training_data(config: TrainConfig, records, data: dict[str, ClipSamples], params) -> str:

@@ -2,14 +2,19 @@
 
 A trained model becomes a folder in :func:`dfdesk.paths.user_models_dir` holding ``model.safetensors`` and
 ``card.toml`` (``trained = true``, the weights' SHA-256, threshold, calibration, metrics and a description of the
-training data), written in a hidden staging folder first and renamed into place, so the model manager never
-sees half a model.  (The trainer may not import dfdesk.services, so it reads the model folders itself.)
+training data), and ``training_files.json`` (the SHA-256 of every file it was trained or validated on, from which
+``dfdesk.services.training_provenance`` tells whether an evidence file was among them), written in a hidden
+staging folder first and renamed into place, so the model manager never sees half a model.  (The trainer may not
+import dfdesk.services, so it reads the model folders itself and restates the record's format.)  The model is
+installed *disabled*: ``dfdesk train`` registers it, and an admin enables it after reviewing its figures.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +28,8 @@ from dfdesk.detectors.cards import CARD_FILE, Calibration, CardError, ModelCard,
 from dfdesk.detectors.weights import sha256_file
 
 WEIGHTS_FILE = "model.safetensors"
+TRAINING_FILES = "training_files.json"  # read by dfdesk.services.training_provenance (RECORD_FILE, format 1)
+TRAINING_FILES_FORMAT = 1
 
 
 class InstallError(ValueError):
@@ -63,8 +70,9 @@ def unique_name(base: str, now: datetime | None = None) -> str:
 
 def install_trained(state: dict[str, torch.Tensor], card: ModelCard, *, name: str, threshold: float,
                     calibration: Calibration, metrics: dict[str, Any], training_data: str,
-                    description: str = "") -> ModelCard:
-    """Write weights and card into the user models folder; returns the card as read back from disk."""
+                    description: str = "", training_files: Iterable[dict] | None = None) -> ModelCard:
+    """Write weights and card (and, when given, the ``training_files`` record: entries of
+    :func:`training_file_entries`) into the user models folder; returns the card as read back from disk."""
     final = paths.user_models_dir() / name
     if final.exists() or any(c.name == name for c in installed_cards()):
         raise InstallError(f"a model named {name!r} is already installed")
@@ -82,8 +90,26 @@ def install_trained(state: dict[str, torch.Tensor], card: ModelCard, *, name: st
             save_card(new_card, staging)
         except CardError as exc:
             raise InstallError(f"cannot install {name!r}: {exc}") from None
+        if training_files is not None:
+            write_training_files(staging, training_files)
         shutil.move(str(staging), final)
     return load_card(final)
+
+
+def training_file_entries(paths_and_splits: Iterable[tuple[Path, str | None]]) -> list[dict]:
+    """``{"sha256", "split", "file"}`` for each file (folders of stills are skipped: no evidence file can equal
+    one), hashed by streaming reads."""
+    return [{"sha256": sha256_file(path), "split": split, "file": path.name}
+            for path, split in paths_and_splits if Path(path).is_file()]
+
+
+def write_training_files(folder: Path, entries: Iterable[dict]) -> Path:
+    """Write the training-file record beside a card (sorted by hash, one entry per hash and split)."""
+    unique = {(e["sha256"].lower(), e.get("split"), e.get("file", "")) for e in entries}
+    files = [{"sha256": h, "split": split, "file": name} for h, split, name in sorted(unique, key=str)]
+    out = Path(folder) / TRAINING_FILES
+    out.write_text(json.dumps({"format": TRAINING_FILES_FORMAT, "files": files}, indent=1), encoding="utf-8")
+    return out
 
 
 def _open_unit(value: float, eps: float = 1e-6) -> float:

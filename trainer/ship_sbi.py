@@ -8,10 +8,18 @@ the architecture and input the run used, the training data by source (the manife
 people and face counts per split), the pseudo-fake recipe, the held-out pseudo-fake figures and the licence chain
 of the weights.  Calibration and threshold are left for the evaluation on real labelled clips
 (bench/eval_real.py): pseudo-fakes are not the evidence a threshold must serve.
+
+Beside the card it writes ``training_files.json``: the SHA-256 of every file of the run's MANIFEST.csv folder
+(train and validation people alike; re-hashed from the files, not copied from the manifest), so an analysis of
+one of them says the model saw it in training (``dfdesk.services.training_provenance``).  ``--record-only``
+writes just that file into an existing model folder (from ``--data-root``, or the data folder the run names):
+
+    python -m trainer.ship_sbi runs/sbi_lite0_224 --record-only --data-root ../shared/data/train
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import sys
@@ -26,8 +34,9 @@ from dfdesk.detectors.base import InputSpec
 from dfdesk.detectors.cards import ModelCard, load_card, save_card
 from dfdesk.detectors.registry import build_detector
 from dfdesk.detectors.weights import sha256_file
-from trainer.install import WEIGHTS_FILE
+from trainer.install import WEIGHTS_FILE, training_file_entries, write_training_files
 from trainer.loop import BEST_FILE
+from trainer.sbi_faces import MANIFEST
 from trainer.sbi_train import SUMMARY_FILE
 
 LICENCE = "Apache-2.0"
@@ -94,6 +103,21 @@ def make_card(summary: dict, name: str) -> ModelCard:
         created_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
 
+def manifest_files(root: Path) -> list[tuple[Path, str | None]]:
+    """Every file MANIFEST.csv names under ``root`` (the run's data folder); the split is by person inside the
+    run, so no split is recorded: all of them were training material."""
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        raise ShipError(f"{manifest} does not exist: the training files cannot be recorded")
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        return [(root / row["file"], None) for row in csv.DictReader(handle) if row.get("file")]
+
+
+def record_training_files(summary: dict, folder: Path) -> Path:
+    """Write ``training_files.json`` into ``folder`` from the run's data folder (as ``summary`` names it)."""
+    return write_training_files(folder, training_file_entries(manifest_files(Path(summary["config"]["data"]["root"]))))
+
+
 def ship(run: Path, out: Path, name: str = "sbi_effnet_lite", force: bool = False) -> ModelCard:
     """Write ``out`` (card + weights) from the run folder; returns the card as read back."""
     summary, state = read_run(run)
@@ -108,6 +132,7 @@ def ship(run: Path, out: Path, name: str = "sbi_effnet_lite", force: bool = Fals
         save_file({k: v.contiguous() for k, v in state.items()}, str(staging / WEIGHTS_FILE))
         card.weights_sha256 = sha256_file(staging / WEIGHTS_FILE)
         save_card(card, staging)
+        record_training_files(summary, staging)
         if out.exists():
             shutil.rmtree(out)
         shutil.move(str(staging), out)
@@ -120,8 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models") / "sbi_effnet_lite")
     parser.add_argument("--name", default="sbi_effnet_lite")
     parser.add_argument("--force", action="store_true", help="replace an existing folder")
+    parser.add_argument("--record-only", action="store_true",
+                        help="only (re)write training_files.json into the existing --out folder")
+    parser.add_argument("--data-root", type=Path, help="with --record-only: the MANIFEST.csv folder trained on "
+                        "(default: the one the run's summary.json names)")
     args = parser.parse_args(argv)
     try:
+        if args.record_only:
+            root = args.data_root or Path(read_run(args.run)[0]["config"]["data"]["root"])
+            print(f"wrote {write_training_files(args.out, training_file_entries(manifest_files(root)))}")
+            return 0
         card = ship(args.run, args.out, args.name, args.force)
     except ShipError as exc:
         print(f"ship_sbi: error: {exc}", file=sys.stderr)

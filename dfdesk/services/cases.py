@@ -1,11 +1,15 @@
-"""Use cases on cases: create, find, list, rename, close, edit the number and description; and the cheap
-"has anything changed" probe with which a window follows the database."""
+"""Use cases on cases: create, find, list, rename, close, edit the number, examiner and description; and the cheap
+"has anything changed" probe with which a window follows the database.
+
+Every text an analyst types goes through :func:`dfdesk.services.text_limits.check_text`, so the command line,
+the dialogs and these services apply one rule (length in characters, no control characters or bidirectional
+overrides)."""
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from dfdesk.services import audit
+from dfdesk.services import audit, text_limits
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Case
 
@@ -14,23 +18,39 @@ class CaseError(Exception):
     """A case operation that cannot be done (unknown case, name taken, empty name)."""
 
 
+def _checked(field: str, value: str | None, limit: int) -> str:
+    """``value`` stripped and within the field's limit, or CaseError with check_text's sentence."""
+    try:
+        return text_limits.check_text(field, value or "", limit)
+    except ValueError as exc:
+        raise CaseError(str(exc)) from None
+
+
 def _clean_name(name: str) -> str:
-    name = (name or "").strip()
+    name = _checked("case name", name, text_limits.CASE_NAME)
     if not name:
         raise CaseError("a case needs a name")
-    if len(name) > 200:
-        raise CaseError("a case name is limited to 200 characters")
     return name
 
 
-def create_case(session: Session, name: str, actor: str, number: str = "", description: str = "") -> Case:
+def _clean_examiner(examiner: str | None) -> str | None:
+    """The examiner's name, or None ("not recorded") when empty."""
+    return _checked("examiner", examiner, text_limits.EXAMINER) or None
+
+
+def create_case(session: Session, name: str, actor: str, number: str = "", description: str = "",
+                examiner: str | None = None) -> Case:
     name = _clean_name(name)
+    number = _checked("case number", number, text_limits.CASE_NUMBER)
+    description = _checked("description", description, text_limits.DESCRIPTION)
+    examiner = _clean_examiner(examiner)
     if session.scalar(select(Case.id).where(Case.name == name)) is not None:
         raise CaseError(f"a case named {name!r} already exists")
-    case = Case(name=name, number=number.strip(), description=description, created_by=actor)
+    case = Case(name=name, number=number, description=description, examiner=examiner, created_by=actor)
     session.add(case)
     session.flush()
-    audit.record(session, actor, "case.create", case_id=case.id, name=name, number=case.number)
+    audit.record(session, actor, "case.create", case_id=case.id, name=name, number=case.number,
+                 **({"examiner": examiner} if examiner else {}))
     return case
 
 
@@ -78,17 +98,21 @@ def set_case_closed(session: Session, case_id: int, closed: bool, actor: str) ->
     return case
 
 
-def update_case_details(session: Session, case_id: int, number: str, description: str, actor: str) -> Case:
-    """Set the lab's case number and the description; audited with the old and new values of what changed."""
+def update_case_details(session: Session, case_id: int, number: str, description: str, actor: str,
+                        examiner: str | None = None) -> Case:
+    """Set the lab's case number, the description and (unless ``examiner`` is None) the examiner; an empty
+    examiner means "not recorded".  Audited with the old and new values of what changed; nothing when nothing did.
+    """
     case = find_case(session, case_id)
-    number, description = (number or "").strip(), (description or "").strip()
-    if len(number) > 100:
-        raise CaseError("a case number is limited to 100 characters")
-    changes = {field: {"old": old, "new": new}
-               for field, old, new in (("number", case.number, number), ("description", case.description, description))
-               if old != new}
+    values = {"number": _checked("case number", number, text_limits.CASE_NUMBER),
+              "description": _checked("description", description, text_limits.DESCRIPTION)}
+    if examiner is not None:
+        values["examiner"] = _clean_examiner(examiner)
+    changes = {field: {"old": getattr(case, field), "new": new} for field, new in values.items()
+               if getattr(case, field) != new}
     if changes:
-        case.number, case.description = number, description
+        for field, change in changes.items():
+            setattr(case, field, change["new"])
         audit.record(session, actor, "case.update", case_id=case.id, **changes)
     return case
 

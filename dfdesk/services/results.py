@@ -43,6 +43,8 @@ class EvidenceView:
     is_vfr: bool
     ingested_at: datetime
     ingested_by: str
+    case_examiner: str | None = None  # None: not recorded (cases made before the examiner field, or left empty)
+    case_description: str = ""
 
     @property
     def bit_depth(self) -> int:
@@ -99,7 +101,8 @@ def evidence_view(evidence: Evidence, case: Case) -> EvidenceView:
         width=evidence.width, height=evidence.height,
         fps=evidence.fps, frame_count=evidence.frame_count, duration_s=evidence.duration_s,
         rotation=evidence.rotation, has_audio=evidence.has_audio, is_vfr=evidence.is_vfr,
-        ingested_at=evidence.ingested_at, ingested_by=evidence.ingested_by)
+        ingested_at=evidence.ingested_at, ingested_by=evidence.ingested_by, case_examiner=case.examiner,
+        case_description=case.description or "")
 
 
 def load_analysis(session: Session, analysis_id: int) -> AnalysisView:

@@ -27,6 +27,7 @@ class Case(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     number: Mapped[str] = mapped_column(String(100), default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    examiner: Mapped[str | None] = mapped_column(String(200), default=None)  # None: not recorded (revision 0003)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
     closed: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,5 +1,5 @@
 """The case list and the evidence table follow the database (this process and another one), a click opens a case,
-and the case details dialog saves the number and description through the service, audited."""
+and the case details dialog saves the number, examiner and description through the service, audited."""
 from __future__ import annotations
 
 import subprocess
@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from dfdesk.gui.main_window import MainWindow
 from dfdesk.gui.views.case_browser import CaseBrowser
-from dfdesk.services import audit, cases
+from dfdesk.services import audit, cases, text_limits
 from dfdesk.services.ingest import ingest_video
 from dfdesk.store.tables import AuditEvent, Case
+from tests.gui.conftest import messages
 
 
 def window_on(qtbot, db, settings, jobs) -> MainWindow:
@@ -96,23 +97,43 @@ def browser_on(qtbot, db) -> CaseBrowser:
     return browser
 
 
-def test_the_details_dialog_saves_number_and_description_audited(qtbot, db):
+def test_the_details_dialog_saves_number_examiner_and_description_audited(qtbot, db):
     with db.unit_of_work() as session:
         case_id = cases.create_case(session, "Harbour", "alice", number="HF-1").id
     browser = browser_on(qtbot, db)
     browser.select(case_id)
     browser.details_button.click()
     dialog = browser.details_dialog
-    assert dialog.isVisible() and dialog.number.text() == "HF-1"
+    assert dialog.isVisible() and dialog.number.text() == "HF-1" and dialog.examiner.text() == ""
     dialog.number.setText("HF-2024-17")
+    dialog.examiner.setText("Dr. Ada Lovelace")
     dialog.description.setPlainText("Clip sent by the harbour police")
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     with db.unit_of_work() as session:
         case = session.get(Case, case_id)
-        assert (case.number, case.description) == ("HF-2024-17", "Clip sent by the harbour police")
+        assert (case.number, case.examiner, case.description) == (
+            "HF-2024-17", "Dr. Ada Lovelace", "Clip sent by the harbour police")
         event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
         assert (event.action, event.actor) == ("case.update", "carol")
+        assert event.details["examiner"] == {"old": None, "new": "Dr. Ada Lovelace"}
     assert labels(browser) == ["Harbour [HF-2024-17] — 0 video(s)"]
+    browser.details_button.click()
+    assert browser.details_dialog.examiner.text() == "Dr. Ada Lovelace"  # read back from the database
+
+
+def test_an_examiner_the_service_refuses_is_reported_and_not_saved(qtbot, db):
+    with db.unit_of_work() as session:
+        case_id = cases.create_case(session, "Harbour", "alice").id
+    browser = browser_on(qtbot, db)
+    browser.select(case_id)
+    browser.details_button.click()
+    dialog = browser.details_dialog
+    assert dialog.examiner.maxLength() == text_limits.EXAMINER
+    dialog.examiner.setText("Dr.\tTab")  # a control character the line edit accepts but the service refuses
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert messages() == ["examiner contains a forbidden character U+0009 (a control character)"]
+    with db.unit_of_work() as session:
+        assert session.get(Case, case_id).examiner is None
 
 
 def test_cancelling_the_details_dialog_changes_nothing(qtbot, db):

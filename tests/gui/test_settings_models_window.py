@@ -10,16 +10,20 @@ from PySide6.QtCore import QSettings
 from PySide6.QtTest import QTest
 from sqlalchemy import select
 
+from dfdesk import paths
 from dfdesk.core.types import Progress
 from dfdesk.gui import dialogs, tasks
 from dfdesk.gui.main_window import MainWindow
 from dfdesk.gui.settings import Analyst, AppSettings
-from dfdesk.gui.views.model_manager import TRAINER_MISSING, TRAINER_WIZARD, ModelManager
+from dfdesk.gui.views.model_manager import TRAINER_MISSING, TRAINER_WIZARD, EnableDialog, ModelManager
 from dfdesk.gui.views.settings_dialog import SettingsDialog
-from dfdesk.services import models, profiles
+from dfdesk.services import audit, model_enablement, models, profiles
+from dfdesk.services.model_selection import select_models
 from dfdesk.store.tables import AuditEvent
 from tests.fixtures.analyses import make_saved_analysis
 from tests.gui.conftest import messages
+
+WEIGHTS = paths.bundled_models_dir() / "meso4_df" / "model.safetensors"
 
 
 def make_admin(db, name="root", password="correct horse"):
@@ -56,22 +60,81 @@ def test_a_wrong_password_keeps_the_analyst_role_and_the_failure_is_audited(qtbo
         assert "profile.login_failed" in s.scalars(select(AuditEvent.action)).all()
 
 
-def test_the_model_manager_lists_cards_and_persists_the_enabled_set(qtbot, settings, jobs, db):
+def test_the_model_manager_lists_cards_with_their_enabled_state(qtbot, settings, jobs, db):
     manager = ModelManager(settings, jobs, db=db, analyst=Analyst("root", "admin"))
     qtbot.addWidget(manager)
     installed = [c.name for c in models.list_installed()]
     names = [manager.tree.topLevelItem(i).text(1) for i in range(manager.tree.topLevelItemCount())]
     assert names[:len(installed)] == installed
     assert any("(untrained)" in n for n in names[len(installed):])  # architectures that need training
-    manager.tree.setCurrentItem(manager.tree.topLevelItem(0))
+    assert manager.enabled_models() == tuple(installed)  # shipped models start enabled
+    manager.select(installed[0])
     card = models.list_installed()[0]
-    assert card.weights_sha256 in manager.details.toPlainText() and card.licence in manager.details.toPlainText()
-    manager.set_checked(installed[0], False)
-    manager.save_and_close()
-    assert settings.enabled_models == tuple(installed[1:])
+    text = manager.details.toPlainText()
+    assert card.weights_sha256 in text and card.licence in text and "enabled by default" in text
+    assert manager.disable_button.isEnabled() and not manager.enable_button.isEnabled()
     trainer_there = importlib.util.find_spec(TRAINER_WIZARD) is not None
     assert manager.train_button.isEnabled() == trainer_there
     assert (manager.train_button.toolTip() == TRAINER_MISSING) != trainer_there
+
+
+def _import_copy(name: str, metrics: dict):
+    return models.import_model(WEIGHTS, "mesonet4", name, options={"hidden_activation": "leaky_relu",
+                                                                    "clip_pool": "logit_mean"},
+                               sigmoid_means="real", metrics=metrics)
+
+
+def test_an_imported_model_is_enabled_only_after_its_figures_are_shown_and_confirmed(qtbot, settings, jobs, db):
+    _import_copy("meso_test", {"val_video_auc": 0.0, "steps": 2})
+    settings.enabled_models = ("meso4_df",)  # a choice saved by an older version
+    shown: list = []
+    answers = iter([False, True])
+
+    def confirm(_parent, card, review):
+        shown.append((card.name, review))
+        return next(answers)
+
+    manager = ModelManager(settings, jobs, db=db, analyst=Analyst("root", "admin"), confirm=confirm)
+    qtbot.addWidget(manager)
+    manager.select("meso_test")
+    assert manager.tree.currentItem().text(0) == "no" and "meso_test" not in manager.enabled_models()
+    assert manager.enable_button.isEnabled() and not manager.disable_button.isEnabled()
+    assert not manager.ask_enable()  # the admin read the figures and cancelled
+    assert not model_enablement.is_enabled(models.find_model("meso_test"))
+    assert manager.ask_enable()
+    name, review = shown[0]
+    assert name == "meso_test" and ("val_video_auc", "0") in review.figures
+    assert review.warnings == ("val_video_auc is 0: at or below chance (0.5).",)
+    assert "meso_test" in manager.enabled_models() and manager.selected_name() == "meso_test"
+    assert "meso_test" in [c.name for c in select_models(None).usable]
+    assert settings.enabled_models is None  # the desktop's analyses follow the installation from now on
+    with db.unit_of_work() as session:
+        events = [(e.action, e.details["name"]) for e in audit.events_for(session) if e.action.startswith("model.")]
+    assert events == [("model.enable", "meso_test")]
+
+
+def test_the_enable_dialog_shows_the_figures_and_the_warning_and_needs_a_click(qtbot):
+    card = models.find_model("meso4_df")
+    card.metrics = {"val_video_auc": 0.31, "test_eer": 0.42}
+    dialog = EnableDialog(card, model_enablement.validation_review(card))
+    qtbot.addWidget(dialog)
+    text = dialog.text.toPlainText()
+    assert "val_video_auc is 0.31: at or below chance (0.5)." in text and "test_eer" in text and "0.42" in text
+    assert dialog.buttons.button(dialog.buttons.StandardButton.Cancel).isDefault()
+    dialog.open()
+    dialog.enable_button.click()
+    assert dialog.result() == dialog.DialogCode.Accepted
+
+
+def test_disabling_a_shipped_model_leaves_it_out_of_analyses_and_is_audited(qtbot, settings, jobs, db):
+    manager = ModelManager(settings, jobs, db=db, analyst=Analyst("root", "admin"))
+    qtbot.addWidget(manager)
+    manager.select("meso4_f2f")
+    assert manager.disable_selected()
+    assert "meso4_f2f" not in manager.enabled_models() and manager.enable_button.isEnabled()
+    assert "meso4_f2f" not in [c.name for c in select_models(None).usable]
+    with db.unit_of_work() as session:
+        assert [e.action for e in audit.events_for(session)] == ["model.disable"]
 
 
 def test_importing_bad_weights_fails_with_a_readable_dialog(qtbot, settings, jobs, db, tmp_path: Path):

@@ -11,7 +11,7 @@ from dfdesk.store.tables import Evidence
 
 
 def test_new_database_is_migrated_to_head_with_wal_and_foreign_keys(db: Database) -> None:
-    assert schema_revision(db.engine) == head_revision() == "0002"
+    assert schema_revision(db.engine) == head_revision() == "0003"
     with db.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -1,4 +1,5 @@
-"""Case browser: search, create, open (one click), rename, edit the number and description, close and reopen cases.
+"""Case browser: search, create, open (one click), rename, edit the number, examiner and description, close and
+reopen cases.
 
 ``refresh`` re-reads the list and leaves it untouched when nothing changed, so the main window can call it
 whenever the database changes (another process's cases and evidence counts appear without a restart)."""
@@ -54,7 +55,7 @@ class CaseBrowser(QWidget):
         self.rename_button = _button("Rename…", "Rename the selected case", self.ask_rename)
         self.close_button = _button("Close", "Close the selected case (it stays in the database, read-only "
                                     "for new evidence)", self.toggle_closed)
-        self.details_button = _button("Details…", "The case number and description (printed on reports)",
+        self.details_button = _button("Details…", "The case number, examiner and description (printed on reports)",
                                       self.ask_details)
         self.details_dialog: CaseDetailsDialog | None = None
         self.analyse_all_button = _button("Analyse all", "Triage every video of the selected case that is not "
@@ -144,16 +145,16 @@ class CaseBrowser(QWidget):
             return None
         with self.db.unit_of_work() as session:
             case = cases.find_case(session, row.id)
-            details = CaseDetails(case.name, case.number, case.description, case.created_by)
+            details = CaseDetails(case.name, case.number, case.description, case.created_by, case.examiner or "")
         dialog = self.details_dialog = CaseDetailsDialog(details, self)
         dialog.accepted.connect(lambda: self._save_details(row.id, *dialog.values()))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
 
-    def _save_details(self, case_id: int, number: str, description: str) -> None:
+    def _save_details(self, case_id: int, number: str, description: str, examiner: str) -> None:
         self._change(lambda session: cases.update_case_details(session, case_id, number, description,
-                                                               self.analyst()))
+                                                               self.analyst(), examiner=examiner))
 
     def toggle_closed(self) -> None:
         row = self._selected_row()

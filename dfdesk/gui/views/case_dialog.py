@@ -1,4 +1,4 @@
-"""The case details dialog: the lab's case number and a description, edited from the case list.
+"""The case details dialog: the lab's case number, the examiner and a description, edited from the case list.
 
 It only collects the text; the case browser saves it through :func:`dfdesk.services.cases.update_case_details`,
 which audits what changed.
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dfdesk.services import text_limits
+
 
 @dataclass(frozen=True)
 class CaseDetails:
@@ -27,18 +29,23 @@ class CaseDetails:
     number: str
     description: str
     created_by: str
+    examiner: str = ""  # empty: not recorded
 
 
 class CaseDetailsDialog(QDialog):
-    """Number and description of one case; the name is shown (Rename… changes it), the creator is read-only."""
+    """Number, examiner and description of one case; the name is shown (Rename… changes it), the creator is
+    read-only.  The fields stop at the services' limits (:mod:`dfdesk.services.text_limits`)."""
 
     def __init__(self, details: CaseDetails, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("caseDetailsDialog")
         self.setWindowTitle(f"Case details: {details.name}")
         self.number = QLineEdit(details.number)
-        self.number.setMaxLength(100)
+        self.number.setMaxLength(text_limits.CASE_NUMBER)
         self.number.setPlaceholderText("the lab's case number, printed on every report")
+        self.examiner = QLineEdit(details.examiner)
+        self.examiner.setMaxLength(text_limits.EXAMINER)
+        self.examiner.setPlaceholderText("who examines the evidence, printed on every report")
         self.description = QPlainTextEdit(details.description)
         self.description.setPlaceholderText("what the case is about, who asked, what is to be decided")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -51,6 +58,7 @@ class CaseDetailsDialog(QDialog):
         form.addRow("Case:", QLabel(details.name))
         form.addRow("Opened by:", QLabel(details.created_by))
         form.addRow("Case number:", self.number)
+        form.addRow("Examiner:", self.examiner)
         form.addRow("Description:", self.description)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -60,6 +68,6 @@ class CaseDetailsDialog(QDialog):
         layout.addWidget(self.buttons)
         self.resize(460, 300)
 
-    def values(self) -> tuple[str, str]:
-        """(number, description) as typed."""
-        return self.number.text(), self.description.toPlainText()
+    def values(self) -> tuple[str, str, str]:
+        """(number, description, examiner) as typed."""
+        return self.number.text(), self.description.toPlainText(), self.examiner.text()

@@ -1,12 +1,18 @@
-"""Model manager (admin): installed models with their cards, which ones the ensemble uses, import, trainer, and the
-fitted ensemble's out-of-sample validation (members, AUC, Cllr, coverage, ECE and Tippett plots).
+"""Model manager (admin): installed models with their cards, which ones are enabled for the installation, import,
+trainer, and the fitted ensemble's out-of-sample validation (members, AUC, Cllr, coverage, ECE and Tippett plots).
 
 Imports and training run as the session's admin (:class:`~dfdesk.gui.settings.Analyst`, whose login the settings
 dialog made): an import uses its grant and is audited in the open case database like ``dfdesk models import``
-(:mod:`dfdesk.services.model_imports`); a refusal ends the job with one message."""
+(:mod:`dfdesk.services.model_imports`); a refusal ends the job with one message.
+
+A model installed here (imported or trained) starts *disabled* (:mod:`dfdesk.services.model_enablement`): analyses
+leave it out until an admin selects it and presses "Enable…", which shows its validation figures, and any warning
+about them, and asks to confirm.  Enabling and disabling are audited with the admin's name.  The enabled set is
+the installation's, the same for the CLI and every analyst; the manager keeps no per-analyst choice."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
@@ -19,6 +25,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSplitter,
@@ -35,8 +42,9 @@ from dfdesk.detectors.cards import ModelCard
 from dfdesk.gui import dialogs
 from dfdesk.gui.jobs import Job, JobQueue
 from dfdesk.gui.settings import Analyst, AppSettings
-from dfdesk.services import models
+from dfdesk.services import model_enablement, models
 from dfdesk.services.ensemble_info import EnsembleInfo, ensemble_info
+from dfdesk.services.model_enablement import EnablementError, ModelState, ValidationReview
 from dfdesk.services.model_imports import import_audited
 from dfdesk.store.database import Database
 
@@ -44,12 +52,16 @@ TRAINER_WIZARD = "dfdesk.gui.trainer_wizard"
 TRAINER_MISSING = ("The trainer wizard is not part of this build yet (trainer issue). "
                    "Train from a terminal with `dfdesk train …`, then import the weights here.")
 WEIGHTS_FILTER = "Weights (*.safetensors *.pt *.pth *.ckpt *.bin *.onnx);;All files (*)"
-COLUMNS = ("Use", "Model", "Architecture", "Trained", "Threshold")
+COLUMNS = ("Enabled", "Model", "Architecture", "Trained", "Threshold")
+DISABLED_HINT = ("Models installed here start disabled. Select one and press Enable… to review its validation "
+                 "figures; only enabled models take part in analyses, from the desktop and the command line.")
+Confirm = Callable[[QWidget, ModelCard, ValidationReview], bool]
 
 
-def card_html(card: ModelCard) -> str:
+def card_html(card: ModelCard, state: ModelState | None = None) -> str:
     metrics = "".join(f"<li>{k}: {v}</li>" for k, v in sorted(card.metrics.items())) or "<li>none recorded</li>"
-    rows = [("Version", card.version), ("Architecture", card.architecture),
+    enabled = [("Enabled", escape(("yes: " if state.enabled else "no: ") + state.reason))] if state else []
+    rows = enabled + [("Version", card.version), ("Architecture", card.architecture),
             ("Trained", "yes" if card.trained else "no: needs training"), ("Threshold", f"{card.threshold:.3f}"),
             ("Training data", card.training_data or "—"), ("Licence", card.licence or "—"),
             ("Source", card.source or "—"), ("Weights SHA-256", f"<code>{card.weights_sha256 or '—'}</code>"),
@@ -92,12 +104,14 @@ def _figure(value) -> str:
 
 class ModelManager(QDialog):
     def __init__(self, settings: AppSettings, jobs: JobQueue, parent: QWidget | None = None, *, db: Database,
-                 analyst: Analyst):
+                 analyst: Analyst, confirm: Confirm | None = None):
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(1120, 620)
         self.settings, self.jobs, self.db, self.analyst = settings, jobs, db, analyst
+        self.confirm = confirm or confirm_enable
         self.cards: dict[str, ModelCard] = {}
+        self.states: dict[str, ModelState] = {}
         self.import_job: Job | None = None
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(COLUMNS)
@@ -114,6 +128,16 @@ class ModelManager(QDialog):
         self.import_button.clicked.connect(self.ask_import)
         self.train_button = QPushButton("Train a model…")
         self._setup_trainer_button()
+        self.enable_button = QPushButton("Enable…")
+        self.enable_button.setToolTip("Review the selected model's validation figures and enable it for every "
+                                      "analysis on this installation (audited)")
+        self.enable_button.clicked.connect(self.ask_enable)
+        self.disable_button = QPushButton("Disable")
+        self.disable_button.setToolTip("Leave the selected model out of every analysis on this installation "
+                                       "(audited)")
+        self.disable_button.clicked.connect(self.disable_selected)
+        self.hint = QLabel(DISABLED_HINT)
+        self.hint.setWordWrap(True)
         self._build()
         self.refresh()
 
@@ -130,51 +154,75 @@ class ModelManager(QDialog):
         splitter.addWidget(self.tabs)
         splitter.setSizes([640, 460])
         buttons = QHBoxLayout()
-        buttons.addWidget(self.import_button)
-        buttons.addWidget(self.train_button)
+        for button in (self.enable_button, self.disable_button, self.import_button, self.train_button):
+            buttons.addWidget(button)
         buttons.addStretch(1)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
-        close.accepted.connect(self.save_and_close)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
+        layout.addWidget(self.hint)
         layout.addLayout(buttons)
 
     def refresh(self) -> None:
-        enabled = self.settings.enabled_models
+        """Re-read the installed models and their states; the selection stays on the same model."""
+        selected = self.selected_name()
         installed, untrained = models.list_installed(), models.untrained_cards()
         self.cards = {card.name: card for card in installed + untrained}
+        self.states = model_enablement.model_states(installed)
         self.tree.clear()
         for card in installed + untrained:
-            self.tree.addTopLevelItem(_item(card, card.trained and (enabled is None or card.name in enabled)))
-        for column in range(1, len(COLUMNS)):
+            self.tree.addTopLevelItem(_item(card, self.states.get(card.name)))
+        for column in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(column)
-        if self.tree.topLevelItemCount():
-            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        self.select(selected if selected in self.cards else next(iter(self.cards), None))
         self.ensemble.setHtml(ensemble_html(ensemble_info()))
+
+    def selected_name(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.text(1) if item else None
+
+    def select(self, name: str | None) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            if self.tree.topLevelItem(i).text(1) == name:
+                self.tree.setCurrentItem(self.tree.topLevelItem(i))
+
+    def enabled_models(self) -> tuple[str, ...]:
+        """Names the tree shows as enabled."""
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return tuple(item.text(1) for item in items if item.text(0) == "yes")
 
     def _show_card(self, item: QTreeWidgetItem | None) -> None:
         card = self.cards.get(item.text(1)) if item else None
-        self.details.setHtml(card_html(card) if card else "")
+        self.details.setHtml(card_html(card, self.states.get(card.name)) if card else "")
+        state = self.states.get(card.name) if card else None
+        self.enable_button.setEnabled(bool(card and card.trained and state and not state.enabled))
+        self.disable_button.setEnabled(bool(state and state.enabled))
 
-    def checked_models(self) -> tuple[str, ...]:
-        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
-        return tuple(item.text(1) for item in items if item.checkState(0) == Qt.CheckState.Checked)
+    def ask_enable(self) -> bool:
+        """Show the selected model's validation figures; enable it when the admin confirms.  True when enabled."""
+        card = self.cards.get(self.selected_name() or "")
+        if card is None or not card.trained:
+            return False
+        if not self.confirm(self, card, model_enablement.validation_review(card)):
+            return False
+        return self._set_enabled(card, True)
 
-    def set_checked(self, name: str, checked: bool) -> None:
-        for i in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(i)
-            if item.text(1) == name and item.flags() & Qt.ItemFlag.ItemIsUserCheckable:
-                item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+    def disable_selected(self) -> bool:
+        card = self.cards.get(self.selected_name() or "")
+        return card is not None and self._set_enabled(card, False)
 
-    def save_and_close(self) -> None:
-        chosen = self.checked_models()
-        if not chosen:
-            dialogs.show_error(self, "Nothing saved", "Enable at least one trained model for the ensemble.")
-            return
-        self.settings.enabled_models = chosen
-        self.accept()
+    def _set_enabled(self, card: ModelCard, enabled: bool) -> bool:
+        grant = self.analyst.admin.grant if self.analyst.admin else None
+        try:
+            model_enablement.set_enabled(card, enabled, grant, self.db)
+        except EnablementError as exc:
+            dialogs.show_error(self, "Model not changed", str(exc))
+            return False
+        self.settings.enabled_models = None  # analyses follow the installation's enabled models
+        self.refresh()
+        return True
 
     def ask_import(self) -> None:
         form = ImportForm(self)
@@ -209,15 +257,15 @@ class ModelManager(QDialog):
         wizard.open()
 
 
-def _item(card: ModelCard, checked: bool) -> QTreeWidgetItem:
-    item = QTreeWidgetItem(["", card.name, card.architecture, "yes" if card.trained else "needs training",
-                            f"{card.threshold:.2f}"])
+def _item(card: ModelCard, state: ModelState | None) -> QTreeWidgetItem:
+    enabled = bool(state and state.enabled)
+    item = QTreeWidgetItem(["yes" if enabled else "no", card.name, card.architecture,
+                            "yes" if card.trained else "needs training", f"{card.threshold:.2f}"])
     if card.trained:
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-        item.setToolTip(0, "Use this model in the ensemble")
+        item.setToolTip(0, state.reason if state else "")
+        if not enabled:
+            item.setForeground(0, item.foreground(0).color().darker(150))
     else:
-        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
         item.setToolTip(0, "Needs training: it never contributes a score")
         font = item.font(1)
         font.setItalic(True)
@@ -269,3 +317,39 @@ class ImportForm(QDialog):
         return {"path": Path(self.path.text()), "architecture": self.architecture.currentText(),
                 "name": self.name.text().strip(), "licence": self.licence.text().strip(),
                 "training_data": self.training_data.text().strip(), "threshold": self.threshold.value()}
+
+
+def review_html(card: ModelCard, review: ValidationReview) -> str:
+    """The figures an admin confirms before enabling ``card``, warnings first."""
+    warnings = "".join(f"<li><b>{escape(w)}</b></li>" for w in review.warnings)
+    rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in review.figures)
+    return (f"<h3>Enable {escape(card.name)}?</h3>"
+            f"<p>Once enabled it takes part in every analysis on this installation (desktop, command line and "
+            f"batches) until an admin disables it.</p>"
+            + (f"<p>Warnings:</p><ul>{warnings}</ul>" if warnings else "")
+            + f"<p><b>Validation figures recorded on its card</b></p><table cellspacing='4'>{rows}</table>"
+            f"<p><b>Training data</b>: {escape(card.training_data or 'not recorded')}</p>")
+
+
+class EnableDialog(QDialog):
+    """The validation figures of one model, with "Enable" and "Cancel"."""
+
+    def __init__(self, card: ModelCard, review: ValidationReview, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("enableModelDialog")
+        self.setWindowTitle(f"Enable {card.name}")
+        self.text = QTextBrowser()
+        self.text.setHtml(review_html(card, review))
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.enable_button = self.buttons.addButton("Enable", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)  # Enter does not enable
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.buttons)
+        self.resize(560, 460)
+
+
+def confirm_enable(parent: QWidget, card: ModelCard, review: ValidationReview) -> bool:
+    return EnableDialog(card, review, parent).exec() == QDialog.DialogCode.Accepted

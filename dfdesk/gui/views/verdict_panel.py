@@ -1,5 +1,10 @@
 """Verdict panel: the verdict in words that do not overclaim, the likelihood ratio with its bounds and verbal scale,
-what the ensemble was validated on (coverage), per-detector bars, agreement; the analyst's conclusion and notes."""
+what the ensemble was validated on (coverage), per-detector bars, agreement; the analyst's conclusion and notes.
+
+The probability is named after the fusion that produced it (:data:`PROBABILITY_NAMES`, one per rule of
+``dfdesk.core.fusion.FUSION_RULES``): a plain mean is never called a fused or calibrated probability, and a mean
+that stood in for the fitted ensemble says it was a fall-back.  A model of this analysis that was trained on this
+very video (:mod:`dfdesk.services.training_provenance`) is flagged in red."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -25,13 +30,49 @@ from dfdesk.gui.presenters import (
     evidence_text,
     percent,
     verdict_headline,
-    verdict_probability_text,
 )
 from dfdesk.gui.widgets.images import verdict_colour
+from dfdesk.services import training_provenance
+from dfdesk.services.models import list_installed
 from dfdesk.services.notes import CONCLUSIONS
 from dfdesk.services.results import AnalysisView, NoteView
+from dfdesk.services.verdicts import fell_back
 
 CONCLUSION_WORDS = {"agree": "I agree", "disagree": "I disagree", "inconclusive": "Inconclusive"}
+PROBABILITY_NAMES = {  # fusion rule applied -> what its number is
+    "stacking": "Fitted-ensemble P(fake)",
+    "weighted": "AUC-weighted mean probability",
+    "mean": "Mean probability",
+}
+FALLBACK_NAME = "Mean probability (fallback)"
+
+
+def probability_text(view: AnalysisView) -> str:
+    """The verdict's probability, named after the fusion actually applied, with its band."""
+    verdict = view.verdict
+    if verdict is None or verdict.fake_probability is None:
+        return "no fake probability"
+    requested = (view.settings or {}).get("fusion")
+    if fell_back(requested, verdict.fusion):
+        name = FALLBACK_NAME
+    else:
+        name = PROBABILITY_NAMES.get(verdict.fusion, f"Probability ({verdict.fusion or 'rule not recorded'})")
+    odds = " at even prior odds" if verdict.evidence is not None else ""
+    band = f" (band {percent(verdict.band[0])}–{percent(verdict.band[1])})" if verdict.band else ""
+    return f"{name}{odds} {percent(verdict.fake_probability)}{band}"
+
+
+def provenance_text(view: AnalysisView) -> str:
+    """A warning naming the models of this analysis trained on this very video; "" when none is known to be."""
+    used = [d.name for d in view.detectors if d.fake_probability is not None]
+    if not used:
+        return ""
+    cards = [c for c in list_installed() if c.name in used]
+    trained_on = training_provenance.provenance(view.evidence.sha256, cards).trained_on
+    if not trained_on:
+        return ""
+    return (f"Trained on this video: {', '.join(trained_on)} saw this file (same SHA-256) in training, so "
+            "its score may be remembered rather than measured. Weigh it accordingly or analyse without it.")
 
 
 class VerdictPanel(QWidget):
@@ -46,12 +87,16 @@ class VerdictPanel(QWidget):
         self.probability = QLabel()
         self.evidence = QLabel()
         self.evidence.setObjectName("verdictEvidence")
+        self.provenance = QLabel()
+        self.provenance.setObjectName("verdictTrainedOn")
+        self.provenance.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.provenance.hide()
         self.agreement = QLabel()
         self.explanation = QLabel()
         self.coverage_box = QGroupBox("What these models were validated on")
         self.coverage = QLabel()
         self.coverage.setObjectName("verdictCoverage")
-        for label in (self.evidence, self.agreement, self.explanation, self.coverage):
+        for label in (self.evidence, self.provenance, self.agreement, self.explanation, self.coverage):
             label.setWordWrap(True)
         self.detector_box = QGroupBox("Detectors")
         self.detector_form = QFormLayout(self.detector_box)
@@ -73,7 +118,8 @@ class VerdictPanel(QWidget):
         self.headline.setStyleSheet("font-size: 16pt; font-weight: bold;")
         self.probability.setStyleSheet("font-size: 11pt;")
         summary = QVBoxLayout()
-        for widget in (self.headline, self.probability, self.evidence, self.agreement, self.explanation):
+        for widget in (self.headline, self.probability, self.provenance, self.evidence, self.agreement,
+                       self.explanation):
             summary.addWidget(widget)
         QVBoxLayout(self.coverage_box).addWidget(self.coverage)
         choice = QHBoxLayout()
@@ -101,7 +147,9 @@ class VerdictPanel(QWidget):
         label = view.verdict.label if view.verdict else None
         self.headline.setText(verdict_headline(view))
         self.headline.setStyleSheet(f"font-size: 16pt; font-weight: bold; color: {verdict_colour(label).name()};")
-        self.probability.setText(verdict_probability_text(view))
+        self.probability.setText(probability_text(view))
+        self.provenance.setText(provenance_text(view))
+        self.provenance.setVisible(bool(self.provenance.text()))
         self.evidence.setText(evidence_text(view))
         self.coverage.setText(coverage_text(view))
         self.agreement.setText(f"Agreement: {view.verdict.agreement}" if view.verdict else view.error)
