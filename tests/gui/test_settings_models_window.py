@@ -15,7 +15,7 @@ from dfdesk.core.types import Progress
 from dfdesk.gui import dialogs, tasks
 from dfdesk.gui.main_window import MainWindow
 from dfdesk.gui.settings import Analyst, AppSettings
-from dfdesk.gui.views.model_manager import TRAINER_MISSING, TRAINER_WIZARD, EnableDialog, ModelManager
+from dfdesk.gui.views.model_manager import TRAINER_MISSING, EnableDialog, ModelManager
 from dfdesk.gui.views.settings_dialog import SettingsDialog
 from dfdesk.services import audit, model_enablement, models, profiles
 from dfdesk.services.model_selection import select_models
@@ -73,9 +73,18 @@ def test_the_model_manager_lists_cards_with_their_enabled_state(qtbot, settings,
     text = manager.details.toPlainText()
     assert card.weights_sha256 in text and card.licence in text and "enabled by default" in text
     assert manager.disable_button.isEnabled() and not manager.enable_button.isEnabled()
-    trainer_there = importlib.util.find_spec(TRAINER_WIZARD) is not None
-    assert manager.train_button.isEnabled() == trainer_there
-    assert (manager.train_button.toolTip() == TRAINER_MISSING) != trainer_there
+    assert manager.train_button.isEnabled()  # this checkout has the trainer package
+    assert manager.train_button.toolTip() == "Open the trainer wizard"
+
+
+def test_without_the_trainer_package_the_train_button_says_why(qtbot, settings, jobs, db, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trainer" else
+                        real_find_spec(name, *a))
+    manager = ModelManager(settings, jobs, db=db, analyst=Analyst("root", "admin"))
+    qtbot.addWidget(manager)
+    assert not manager.train_button.isEnabled()
+    assert manager.train_button.toolTip() == TRAINER_MISSING
 
 
 def _import_copy(name: str, metrics: dict):

@@ -48,9 +48,9 @@ from dfdesk.services.model_enablement import EnablementError, ModelState, Valida
 from dfdesk.services.model_imports import import_audited
 from dfdesk.store.database import Database
 
-TRAINER_WIZARD = "dfdesk.gui.trainer_wizard"
-TRAINER_MISSING = ("The trainer wizard is not part of this build yet (trainer issue). "
-                   "Train from a terminal with `dfdesk train …`, then import the weights here.")
+TRAINER_PACKAGE = "trainer"  # optional in a build: the wizard needs it
+TRAINER_MISSING = ("The trainer is not part of this installation. Train on a machine that has it "
+                   "(`dfdesk train …`), then import the model here.")
 WEIGHTS_FILTER = "Weights (*.safetensors *.pt *.pth *.ckpt *.bin *.onnx);;All files (*)"
 COLUMNS = ("Enabled", "Model", "Architecture", "Trained", "Threshold")
 DISABLED_HINT = ("Models installed here start disabled. Select one and press Enable… to review its validation "
@@ -142,7 +142,7 @@ class ModelManager(QDialog):
         self.refresh()
 
     def _setup_trainer_button(self) -> None:
-        available = importlib.util.find_spec(TRAINER_WIZARD) is not None
+        available = importlib.util.find_spec(TRAINER_PACKAGE) is not None
         self.train_button.setEnabled(available)
         self.train_button.setToolTip("Open the trainer wizard" if available else TRAINER_MISSING)
         if available:
@@ -251,8 +251,9 @@ class ModelManager(QDialog):
 
     def _open_trainer(self) -> None:
         """The wizard trains in a separate process; a finished training installs a model, so re-read the list."""
-        wizard = importlib.import_module(TRAINER_WIZARD).TrainerWizard(self, analyst=self.analyst,
-                                                                        db_path=self.db.path)
+        from dfdesk.gui.trainer_wizard import TrainerWizard  # the trainer (and PyTorch) load only when asked for
+
+        wizard = TrainerWizard(self, analyst=self.analyst, db_path=self.db.path)
         wizard.finished.connect(lambda _result: self.refresh())
         wizard.open()
 
