@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import os
 import uuid
@@ -30,6 +29,10 @@ from dfdesk.core.types import VideoInfo
 from dfdesk.services import audit
 from dfdesk.services.ingest import verify_evidence
 from dfdesk.services.key_frames import KeyFrameMismatch, KeyFrameSource, ScoredCrops, Wanted, decode_key_frames
+from dfdesk.services.report_audit_words import describe_event
+from dfdesk.services.report_document import build_pdf
+from dfdesk.services.report_environment import environment_facts
+from dfdesk.services.report_front import EXAMINER_ACTOR, EXAMINER_CASE, EXAMINER_GIVEN
 from dfdesk.services.report_layout import (
     NOT_RECORDED,
     AuditLine,
@@ -37,10 +40,10 @@ from dfdesk.services.report_layout import (
     KeyFrame,
     ModelFacts,
     ReportContent,
-    build_pdf,
 )
 from dfdesk.services.report_publish import clean_stale, publish, replaced_report, stage
 from dfdesk.services.report_signature import sign_staged_report
+from dfdesk.services.report_still import frame_still
 from dfdesk.services.report_trust import RecordsDisagree, actor_label, gather_trust
 from dfdesk.services.results import AnalysisView, EvidenceView, ResultNotFound, load_analysis
 from dfdesk.store.database import Database
@@ -50,7 +53,6 @@ log = logging.getLogger(__name__)
 MAX_KEY_FRAMES = 8
 CROP_SIDE = 256  # pixels of the face crop embedded per key frame
 CROP_MARGIN = 0.3  # context around the face box, as a fraction of its side
-AUDIT_DETAIL_CHARS = 240
 
 
 class ReportError(Exception):
@@ -86,7 +88,7 @@ def export_report(db: Database, analysis_id: int, out_path: str | Path, actor: s
         trust = gather_trust(db, analysis_id, actor)  # refuses records that disagree with their audit events
     except RecordsDisagree as exc:
         raise ReportError(str(exc)) from None
-    content = replace(gather_content(db, analysis_id, check, examiner or actor), trust=trust)
+    content = replace(gather_content(db, analysis_id, check, examiner, actor), trust=trust)
     staged = stage(target.parent)
     try:
         digest = _write_pdf(content, staged.pdf)
@@ -139,22 +141,51 @@ def verify_analysis_evidence(db: Database, analysis_id: int, actor: str) -> Hash
 
 # --- gathering what the report shows ---------------------------------------------------------------
 
-def gather_content(db: Database, analysis_id: int, check: HashCheck, examiner: str) -> ReportContent:
+def gather_content(db: Database, analysis_id: int, check: HashCheck, examiner: str | None,
+                   actor: str) -> ReportContent:
+    """Everything the report prints about ``analysis_id`` (read in one unit of work, then the key frames decoded).
+
+    The examiner is ``examiner`` when given, else the case record's examiner, else ``actor``."""
     with db.unit_of_work() as session:
         try:
             analysis = load_analysis(session, analysis_id)
         except ResultNotFound as exc:
             raise ReportError(str(exc)) from None
-        events = audit.events_for(session, evidence_id=analysis.evidence.id)
-        audit_lines = tuple(AuditLine(e.at, actor_label(e), e.action, _details(e.details)) for e in events)
-    return ReportContent(report_uid=str(uuid.uuid4()), created_at=datetime.now().astimezone(), examiner=examiner,
+        row = session.get(Analysis, analysis_id)
+        summary, settings = dict(row.summary or {}), dict(row.settings or {})
+        name, source = choose_examiner(examiner, getattr(row.evidence.case, "examiner", None), actor)
+        audit_lines = tuple(audit_line(e) for e in audit.events_for(session, evidence_id=analysis.evidence.id))
+    recorded_environment = summary.get("environment") or settings.get("environment")
+    return ReportContent(report_uid=str(uuid.uuid4()), created_at=datetime.now().astimezone(), examiner=name,
                          dfdesk_version=__version__, analysis=analysis, hash_check=check,
-                         models=model_facts(analysis), key_frames=key_frames(analysis, check), audit=audit_lines)
+                         models=model_facts(analysis), key_frames=key_frames(analysis, check), audit=audit_lines,
+                         examiner_source=source,
+                         environment=environment_facts(recorded_environment, settings.get("device")),
+                         trained_on_evidence=trained_on(analysis.evidence.sha256),
+                         video_streams=tuple(s for s in summary.get("video_streams") or () if isinstance(s, dict)),
+                         stream_index=summary.get("stream_index"))
 
 
-def _details(details: dict) -> str:
-    text = json.dumps(details, ensure_ascii=False, sort_keys=True, default=str)
-    return text if len(text) <= AUDIT_DETAIL_CHARS else text[: AUDIT_DETAIL_CHARS - 1] + "…"
+def choose_examiner(given: str | None, on_case: str | None, actor: str) -> tuple[str, str]:
+    """(name, where it came from): the name given for this report, else the case's examiner, else the actor."""
+    for name, source in ((given, EXAMINER_GIVEN), (on_case, EXAMINER_CASE)):
+        if name and name.strip():
+            return name.strip(), source
+    return actor, EXAMINER_ACTOR
+
+
+def audit_line(event) -> AuditLine:
+    entry = describe_event(event.action, event.evidence_id, event.details)
+    return AuditLine(event.at, actor_label(event), entry.words, entry.action, entry.subject, entry.values)
+
+
+def trained_on(sha256: str) -> tuple[str, ...]:
+    """Installed models whose recorded training files include this evidence (none before that record exists)."""
+    try:
+        from dfdesk.services.training_provenance import models_trained_on
+    except ImportError:  # the provenance service is not part of this build yet
+        return ()
+    return tuple(models_trained_on(sha256))
 
 
 def model_facts(analysis: AnalysisView) -> tuple[ModelFacts, ...]:
@@ -237,11 +268,12 @@ def key_frames(analysis: AnalysisView, check: HashCheck) -> tuple[KeyFrame, ...]
     """
     chosen = sorted(analysis.heatmaps, key=lambda h: -h.fake_probability)[:MAX_KEY_FRAMES]
     chosen.sort(key=lambda h: (h.frame_index, h.track_index, h.detector))
-    crops, sources, remark = _face_crops(analysis, chosen, check)
+    crops, stills, sources, remark = _face_crops(analysis, chosen, check)
     fps = analysis.evidence.fps or 1.0
     return tuple(KeyFrame(h.detector, h.track_index, h.frame_index, _time_s(sources.get(h.frame_index), h, fps),
                           h.fake_probability, crop_png=crops.get((h.track_index, h.frame_index)),
-                          heatmap_png=_heatmap_png(h), remark=remark, **_provenance(sources.get(h.frame_index)))
+                          heatmap_png=_heatmap_png(h), remark=remark, **_provenance(sources.get(h.frame_index)),
+                          still_jpeg=stills.get((h.track_index, h.frame_index)))
                  for h in chosen)
 
 
@@ -266,11 +298,13 @@ def _heatmap_png(heatmap: Heatmap) -> bytes | None:
 
 
 def _face_crops(analysis: AnalysisView, chosen: list[Heatmap], check: HashCheck):
-    """(PNG face crops keyed by (track, frame), decoded key frames by index, a remark when crops cannot be shown)."""
+    """(PNG face crops and JPEG full-frame stills with the face box, both keyed by (track, frame), decoded key
+    frames by index, a remark when they cannot be shown).  Crops and stills come from the same checked pixels."""
     if not chosen:
-        return {}, {}, ""
+        return {}, {}, {}, ""
     if not check.ok:
-        return {}, {}, "face crop withheld: the evidence file no longer matches its intake hash"
+        return {}, {}, {}, ("face crop withheld, as is the full frame: the evidence file no longer matches its "
+                            "intake hash")
     boxes = {t.track_index: t.boxes for t in analysis.tracks}
     wanted = [Wanted(h.frame_index, box, h.detector) for h in chosen
               if (box := boxes.get(h.track_index, {}).get(h.frame_index)) is not None]
@@ -281,11 +315,12 @@ def _face_crops(analysis: AnalysisView, chosen: list[Heatmap], check: HashCheck)
         raise ReportError(f"{exc}: the evidence decodes differently from when it was analysed") from None
     except VideoError as exc:
         log.warning("face crops unavailable: %s", exc)
-        return {}, {}, "face crop unavailable: the evidence could not be decoded"
-    crops = {(h.track_index, h.frame_index): _crop_png(sources[h.frame_index].frame.image, box)
-             for h in chosen if (box := boxes.get(h.track_index, {}).get(h.frame_index)) is not None
-             and h.frame_index in sources}
-    return crops, sources, ""
+        return {}, {}, {}, "face crop unavailable, as is the full frame: the evidence could not be decoded"
+    placed = {(h.track_index, h.frame_index): (sources[h.frame_index].frame.image, box) for h in chosen
+              if (box := boxes.get(h.track_index, {}).get(h.frame_index)) is not None and h.frame_index in sources}
+    crops = {key: _crop_png(image, box) for key, (image, box) in placed.items()}
+    stills = {key: frame_still(image, box) for key, (image, box) in placed.items()}
+    return crops, stills, sources, ""
 
 
 def _video_info(e: EvidenceView) -> VideoInfo:

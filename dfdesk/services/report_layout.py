@@ -9,8 +9,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache, partial
-from typing import BinaryIO
+from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -21,15 +20,17 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Image, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from dfdesk import paths
 from dfdesk.core.fusion import VerdictRule
 from dfdesk.core.likelihood import DECISION_LOG10_LR, format_lr
 from dfdesk.core.outcome import DETECTOR_NEEDS_TRAINING, DETECTOR_USED
 from dfdesk.services.report_charts import TimelineSpec, timeline_drawing
+from dfdesk.services.report_environment import EnvironmentFacts
+from dfdesk.services.report_text import NAME_CHARS, NOTE_CHARS, PATH_CHARS, clip
 from dfdesk.services.results import AnalysisView
-from dfdesk.services.verdicts import fell_back, fusion_rule_text, headline
+from dfdesk.services.verdicts import decision_text, ensemble_text, fell_back, fusion_rule_text, headline
 
 SANS, BOLD, MONO = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono"
 # Fonts for the characters DejaVu lacks, tried in order: Chinese and Japanese, then Korean (Hangul)
@@ -85,14 +86,19 @@ class KeyFrame:
     remark: str = ""
     pts: int | None = None  # presentation timestamp of the decoded pixels the crop was cut from
     pixel_check: str = ""  # how those pixels were checked against what the analysis scored
+    still_jpeg: bytes | None = None  # the whole decoded frame, scaled down, the face box drawn (report_still.py)
 
 
 @dataclass(frozen=True)
 class AuditLine:
+    """One audit event in words (see report_audit_words.py)."""
+
     at: datetime
     actor: str
-    action: str
-    details: str
+    words: str  # the action in words
+    action: str  # its code in the log
+    subject: str  # what it acted on
+    values: str  # the key values, "key: value; …"
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,11 @@ class ReportContent:
     key_frames: tuple[KeyFrame, ...]
     audit: tuple[AuditLine, ...]
     trust: TrustFacts | None = None  # the records section; None leaves it out
+    examiner_source: str = ""  # where the examiner's name came from (EXAMINER_SOURCES), "" when not said
+    environment: EnvironmentFacts | None = None  # the processing environment; None leaves it out
+    trained_on_evidence: tuple[str, ...] = ()  # installed models whose training data included this evidence
+    video_streams: tuple[dict, ...] = ()  # every video stream of the file, as the analysis recorded them
+    stream_index: int | None = None  # the stream analysed, when recorded
 
 
 @dataclass(frozen=True)
@@ -122,27 +133,7 @@ class TrustFacts:
     exporter_authenticated: bool | None  # None: the database has no profiles (single-user)
     certificate_sha256: str
     unaudited: tuple[str, ...] = ()  # records of this analysis that no audit event describes
-
-
-def build_pdf(content: ReportContent, stream: BinaryIO) -> None:
-    """Write the whole report to ``stream``."""
-    register_fonts()
-    evidence = content.analysis.evidence
-    doc = SimpleDocTemplate(stream, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + 6,
-                            bottomMargin=MARGIN + 4, title=f"dfdesk report {content.report_uid}",
-                            author=content.examiner, subject=f"{evidence.case_name}: {evidence.file_name}",
-                            creator=f"dfdesk {content.dfdesk_version}")
-    header = f"Case: {evidence.case_name}" + (f" ({evidence.case_number})" if evidence.case_number else "")
-    canvasmaker = partial(DecoratedCanvas, header=header, report_uid=content.report_uid,
-                          version=content.dfdesk_version)
-    doc.build(story(content), canvasmaker=canvasmaker)
-
-
-def story(content: ReportContent) -> list:
-    parts = [*title_block(content), *integrity_alert(content.hash_check), *evidence_section(content),
-             *method_section(content), *results_section(content), *conclusion_section(content),
-             *limitations_section(content), *audit_section(content), *records_section(content.trust)]
-    return parts
+    chain_findings: tuple[str, ...] = ()  # what `dfdesk audit verify` found, one line per problem (the first few)
 
 
 # --- fonts, styles, small builders ---------------------------------------------------------------
@@ -198,6 +189,7 @@ STYLES = {
     "intro_small": ParagraphStyle("intro_small", fontName=SANS, fontSize=7, leading=9, keepWithNext=1),
     "verdict": ParagraphStyle("verdict", fontName=BOLD, fontSize=11, leading=15, spaceAfter=4),
     "alert": ParagraphStyle("alert", fontName=BOLD, fontSize=10, leading=13.5, textColor=ALERT_RED),
+    "audit": ParagraphStyle("audit", fontName=SANS, fontSize=6.5, leading=8.5),
 }
 
 
@@ -258,14 +250,16 @@ def file_size(size: int) -> str:
 # --- 1. title block ------------------------------------------------------------------------------
 
 def title_block(content: ReportContent) -> list:
+    """The report's particulars (after the executive summary on page 1)."""
     evidence = content.analysis.evidence
-    rows = [("Case name", evidence.case_name), ("Case number", evidence.case_number or NOT_RECORDED),
-            ("Evidence", evidence.file_name), ("Examiner", content.examiner),
+    rows = [("Case name", clip(evidence.case_name, NAME_CHARS)),
+            ("Case number", clip(evidence.case_number, NAME_CHARS) if evidence.case_number else NOT_RECORDED),
+            ("Evidence", clip(evidence.file_name, NAME_CHARS)), ("Examiner", clip(content.examiner, NAME_CHARS)),
             ("Report date", local_time(content.created_at)), ("dfdesk version", content.dfdesk_version),
             ("Report ID", para(content.report_uid, "mono")),
             ("Analysis", f"#{content.analysis.id}, run {local_time(content.analysis.created_at)} "
-                         f"by {content.analysis.created_by}")]
-    return [para("Forensic video analysis report", "title"), key_values(rows), Spacer(1, 6)]
+                         f"by {clip(content.analysis.created_by, NAME_CHARS)}")]
+    return [para("Report particulars", "h1"), key_values(rows), Spacer(1, 6)]
 
 
 def integrity_alert(check: HashCheck) -> list:
@@ -276,6 +270,11 @@ def integrity_alert(check: HashCheck) -> list:
             f"the evidence file could not be re-hashed ({check.now})")
     text = (f"EVIDENCE INTEGRITY FAILURE: {what}. The results below were computed on the file as ingested and "
             "cannot be attributed to the file now on disk. This failure is recorded in the audit log.")
+    return alert_box(text)
+
+
+def alert_box(text: str) -> list:
+    """A red-framed warning the width of the page (and a little space after it)."""
     box = Table([[para(text, "alert")]], colWidths=[TEXT_WIDTH])
     box.setStyle(TableStyle([*CELL_BASE, ("BOX", (0, 0), (-1, -1), 1.5, ALERT_RED),
                              ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#FDECEC")),
@@ -288,7 +287,8 @@ def integrity_alert(check: HashCheck) -> list:
 def evidence_section(content: ReportContent) -> list:
     e, check = content.analysis.evidence, content.hash_check
     rate = f"{e.fps:.3f} fps" + (" (variable frame rate)" if e.is_vfr else "")
-    rows = [("File name", e.file_name), ("Path", e.path), ("Size", file_size(e.size_bytes)),
+    rows = [("File name", clip(e.file_name, NAME_CHARS)), ("Path", clip(e.path, PATH_CHARS)),
+            ("Size", file_size(e.size_bytes)),
             ("SHA-256 at intake", para(check.intake, "mono")),
             ("SHA-256 at export", para(check.now, "mono" if check.readable else "body")),
             ("Comparison", hash_verdict(check)), ("Container", e.container), ("Codec", e.codec),
@@ -296,7 +296,7 @@ def evidence_section(content: ReportContent) -> list:
             ("Frame count", f"{e.frame_count:,}"), ("Duration", f"{e.duration_s:.3f} s"),
             ("Rotation", f"{e.rotation}° clockwise to display upright"),
             ("Audio present", "yes" if e.has_audio else "no"),
-            ("Ingested", f"{local_time(e.ingested_at)} by {e.ingested_by}")]
+            ("Ingested", f"{local_time(e.ingested_at)} by {clip(e.ingested_by, NAME_CHARS)}")]
     return [para("1. Evidence", "h1"), key_values(rows)]
 
 
@@ -367,31 +367,24 @@ def model_card_table(model: ModelFacts) -> Table:
 
 
 def fusion_text(analysis: AnalysisView) -> str:
-    """The fusion paragraph: the rule asked for and the one applied (in the words of the code that applies it,
-    ``verdicts.fusion_rule_text``), then how the verdict follows from it."""
+    """The fusion paragraph: the rule asked for and the one applied, then how the verdict follows from it, every
+    part in the words and with the numbers of the code that applies it (``verdicts.fusion_rule_text``,
+    ``ensemble_text`` and ``decision_text``; the thresholds are the ones saved with the verdict)."""
     verdict = analysis.verdict
     if verdict is None:
         return NOT_RECORDED
     requested = analysis.settings.get("fusion")
     if verdict.evidence is not None:
-        members = ", ".join(verdict.evidence.members) or "none: no model ranked them better than chance"
         rule = fusion_rule_text(requested, verdict.fusion, verdict.evidence.validation_videos)
-        return (f"Rule: {rule}: each model's P(fake) calibrated (Platt), the models that add ranking power "
-                f"stacked by logistic regression (members with weight: {members}), and the fused score turned into a "
-                "likelihood ratio by a calibration fitted out of sample and bounded by ELUB (Vergeer et al. 2016). "
-                f"P(fake) is that LR read at even prior odds. Verdict: manipulation detected when the LR is at least "
-                f"{LR_WORDS}; no manipulation detected by these models when it is at most 1/{LR_WORDS}; both with "
-                "the whole uncertainty band on that side of LR 1; inconclusive otherwise.")
+        return (f"Rule: {rule}: {ensemble_text(verdict.evidence.members)}. "
+                f"Verdict: {decision_text(with_lr=True)}.")
     rule = f"Rule: {fusion_rule_text(requested, verdict.fusion)}."
     excluded = ("Models that need training, failed or had no input are excluded; no likelihood ratio, as no "
                 "ensemble fitted on validation videos was used.")
     if fell_back(requested, verdict.fusion):
         return f"{rule} {excluded} Verdict: inconclusive whatever the fused score."
-    decision = VerdictRule().decision
-    return (f"{rule} {excluded} Verdict: manipulation detected when P(fake) is at or above "
-            f"{verdict.fake_threshold:.2f} and the whole uncertainty band at or above {decision:.2f}; no manipulation "
-            f"detected by these models when P(fake) is at or below {verdict.real_threshold:.2f} and the whole band at "
-            f"or below {decision:.2f}; inconclusive otherwise.")
+    saved = VerdictRule(VerdictRule().decision, verdict.fake_threshold, verdict.real_threshold)
+    return f"{rule} {excluded} Verdict: {decision_text(with_lr=False, rule=saved)}."
 
 
 STATUS_WORDS = {DETECTOR_USED: "used", DETECTOR_NEEDS_TRAINING: "excluded: needs training",
@@ -528,12 +521,18 @@ def track_block(analysis: AnalysisView) -> list:
 def key_frame_block(content: ReportContent) -> list:
     if not content.key_frames:
         return [para("Key frames", "h2"), para("No key frames or heat maps were recorded.")]
-    rows = [[key_frame_caption(k), picture(k.crop_png, "face crop unavailable"),
-             picture(k.heatmap_png, "no heat map")] for k in content.key_frames]
-    intro = ("The frames with the highest scores: the face as cut from the evidence file (left) and the model's "
-             "heat map of where it saw signs of manipulation (right).")
+    rows = [[key_frame_caption(k), picture(k.still_jpeg, "full frame unavailable", STILL_WIDTH, STILL_HEIGHT),
+             picture(k.crop_png, "face crop unavailable", FACE_SIDE),
+             picture(k.heatmap_png, "no heat map", FACE_SIDE)] for k in content.key_frames]
+    intro = ("The frames with the highest scores: the whole frame as decoded from the evidence with the scored face "
+             "outlined in red, the face as cut from that frame, and the model's heat map of where it saw signs of "
+             "manipulation (see 'How to read a heat map').")
+    widths = [TEXT_WIDTH - STILL_WIDTH - 2 * FACE_SIDE - 18, STILL_WIDTH + 6, FACE_SIDE + 6, FACE_SIDE + 6]
     return [para("Key frames", "h2"), para(intro, "intro"),
-            grid(["Frame", "Face crop (evidence)", "Heat map"], rows, [TEXT_WIDTH - 2 * 140, 140, 140])]
+            grid(["Frame", "Full frame, face box (evidence)", "Face crop", "Heat map"], rows, widths)]
+
+
+STILL_WIDTH, STILL_HEIGHT, FACE_SIDE = 200.0, 150.0, 96.0  # points: the key frames' pictures
 
 
 def key_frame_caption(frame: KeyFrame) -> Paragraph:
@@ -548,12 +547,13 @@ def key_frame_caption(frame: KeyFrame) -> Paragraph:
     return markup("<br/>".join(plain(line) for line in lines), "small")
 
 
-def picture(png: bytes | None, missing: str, side: float = 128) -> object:
-    if png is None:
+def picture(data: bytes | None, missing: str, width_max: float = 128, height_max: float | None = None) -> object:
+    """An embedded PNG or JPEG scaled to fit ``width_max`` x ``height_max`` points (a square when no height)."""
+    if data is None:
         return para(missing, "small")
-    width, height = ImageReader(io.BytesIO(png)).getSize()
-    scale = side / max(width, height)
-    return Image(io.BytesIO(png), width=width * scale, height=height * scale)
+    width, height = ImageReader(io.BytesIO(data)).getSize()
+    scale = min(width_max / width, (height_max or width_max) / height)
+    return Image(io.BytesIO(data), width=width * scale, height=height * scale)
 
 
 # --- 5. conclusion, limitations, audit trail -----------------------------------------------------
@@ -563,10 +563,10 @@ def conclusion_section(content: ReportContent) -> list:
     if not content.analysis.notes:
         return [*parts, para("The analyst recorded no conclusion and no notes for this evidence.")]
     for note in content.analysis.notes:
-        head = f"{local_time(note.created_at)}, {note.author}"
+        head = f"{local_time(note.created_at)}, {clip(note.author, NAME_CHARS)}"
         if note.conclusion:
             head += f" — conclusion: {note.conclusion} (with the automatic verdict)"
-        parts += [para(head, "h2"), para(note.text or "(no text)")]
+        parts += [para(head, "h2"), para(clip(note.text, NOTE_CHARS) if note.text else "(no text)")]
     return parts
 
 
@@ -610,21 +610,37 @@ def coverage_lines(analysis: AnalysisView) -> list[str]:
 
 
 def audit_section(content: ReportContent) -> list:
-    rows = [[local_time(line.at), line.actor, line.action, line.details] for line in content.audit]
+    rows = [[local_time(line.at), clip(line.actor, NAME_CHARS), audit_action(line), line.subject, line.values]
+            for line in content.audit]
     parts = [para("6. Audit trail of this evidence", "h1"),
-             para("Every recorded action on this evidence, oldest first (this export is logged as "
-                  "'report.export' once the report is complete).", "intro_small")]
+             para("Every recorded action on this evidence, oldest first, in words; the code under each action is its "
+                  "name in the audit log (this export is logged as 'report.export' once the report is complete).",
+                  "intro_small")]
     if not rows:
         return [*parts, para("No audit events recorded.")]
-    return [*parts, grid(["Time", "Actor", "Action", "Details"], rows, [118, 60, 85, TEXT_WIDTH - 263], 6.5)]
+    return [*parts, grid(["Time", "Actor", "Action", "Object", "Key values"], rows,
+                         [88, 62, 108, 62, TEXT_WIDTH - 320], 6.5)]
+
+
+def audit_action(line: AuditLine) -> Paragraph:
+    """The action in words, its log code small beneath."""
+    return markup(f"{plain(line.words)}<br/><font size=5.5 color='#666666'>{plain(line.action)}</font>", "audit")
+
+
+def chain_words(trust: TrustFacts) -> str:
+    """The result of `dfdesk audit verify`, run over the whole log at export."""
+    if not trust.chain_problems:
+        return (f"verified at export: all {trust.audit_count:,} events intact (hash chain and installation "
+                "signatures), the log not shorter than this installation last recorded")
+    return (f"{trust.chain_problems} PROBLEM(S) found by `dfdesk audit verify` at export: the log was edited, "
+            "truncated or written without this installation's key")
 
 
 def records_section(trust: TrustFacts | None) -> list:
     """The audit head this report was made against, who made it, and how to check the PDF's signature."""
     if trust is None:
         return []
-    chain = ("verified intact: hash chain and signatures" if not trust.chain_problems else
-             f"{trust.chain_problems} PROBLEM(S) found by `dfdesk audit verify` at export")
+    chain = chain_words(trust)
     who = {True: "an authenticated profile", None: "single-user installation: no profiles, no login",
            False: "NOT AUTHENTICATED: a name from DFDESK_ANALYST or the operating-system user, without a login"}
     rows = [("Audit events", f"{trust.audit_count:,}"), ("Head hash", para(trust.audit_hash, "mono")),
@@ -632,6 +648,7 @@ def records_section(trust: TrustFacts | None) -> list:
             ("Signed by key", para(trust.audit_signer or "none", "mono")), ("Audit log at export", chain),
             ("Exported by", f"{trust.exporter} ({who[trust.exporter_authenticated]})"),
             ("PDF certificate SHA-256", para(trust.certificate_sha256, "mono"))]
+    rows += [("Audit problem", para(line, "alert")) for line in trust.chain_findings]
     rows += [("NOT AUDITED", para(line, "alert")) for line in trust.unaudited]
     return [para("7. Integrity of the records", "h1"),
             para("The audit log's head when this report was made. A later audit log with fewer events, or another "

@@ -37,7 +37,18 @@ def gather_trust(db: Database, analysis_id: int, exporter: str) -> TrustFacts:
                       audit_signature=head.signature, chain_problems=len(chain_problems), exporter=exporter,
                       exporter_authenticated=identity.is_authenticated(exporter) if profiles else None,
                       certificate_sha256=signing.certificate_fingerprint(signing.report_certificate()),
-                      unaudited=tuple(str(p) for p in problems))
+                      unaudited=tuple(str(p) for p in problems), chain_findings=_findings(chain_problems))
+
+
+CHAIN_FINDINGS_SHOWN = 10
+
+
+def _findings(problems: list) -> tuple[str, ...]:
+    """`audit verify`'s problems as the report lists them: the first few, then how many more."""
+    lines = [f"event {p.event_id}: {p.problem}" for p in problems[:CHAIN_FINDINGS_SHOWN]]
+    if len(problems) > CHAIN_FINDINGS_SHOWN:
+        lines.append(f"… and {len(problems) - CHAIN_FINDINGS_SHOWN} more: run `dfdesk audit verify`")
+    return tuple(lines)
 
 
 def actor_label(event: AuditEvent) -> str:

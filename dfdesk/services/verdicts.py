@@ -27,6 +27,7 @@ from dfdesk.core.likelihood import (
     decide_from_lr,
     even_odds_probability,
     evidence_strength,
+    format_lr,
     log10_lr_of,
 )
 from dfdesk.core.outcome import (
@@ -89,6 +90,33 @@ def fusion_rule_text(requested: str | None, applied: str | None, validation_vide
         text += (f", because {NO_VALIDATED_FUSION}; an uncalibrated mean cannot decide the verdict, which is "
                  "therefore inconclusive")
     return text
+
+
+ENSEMBLE_STEPS = ("each model's calibrated P(fake) (its card's calibration) taken as a logit, the models that add "
+                  "ranking power weighted by the logistic regression fitted on the validation videos (members with "
+                  "weight: {members}), and the fused logit turned into a likelihood ratio by a calibration fitted out "
+                  "of sample and bounded by ELUB (Vergeer et al. 2016); P(fake) is that LR read at even prior odds")
+
+
+def ensemble_text(members: tuple[str, ...]) -> str:
+    """How the fitted ensemble (``Stacking.probability`` and ``Fuser.evidence``) turns scores into the LR."""
+    return ENSEMBLE_STEPS.format(members=", ".join(members) or "none: no model ranked them better than chance")
+
+
+def decision_text(with_lr: bool, rule: VerdictRule | None = None) -> str:
+    """The verdict rule in words, with the numbers the deciding code applies: ``decide_from_lr``'s
+    ``DECISION_LOG10_LR`` when the analysis has a likelihood ratio, else ``decide`` with ``rule`` (the thresholds
+    saved with the verdict, which ``verdict_rule`` gave; its defaults when not given)."""
+    if with_lr:
+        needed = format_lr(10 ** DECISION_LOG10_LR)
+        return (f"manipulation detected when the LR is at least {needed}; no manipulation detected by these models "
+                f"when it is at most 1/{needed}; both with the whole uncertainty band on that side of LR 1; "
+                "inconclusive otherwise")
+    rule = rule or VerdictRule()
+    return (f"manipulation detected when P(fake) is at or above {rule.fake_threshold:.2f} and the whole uncertainty "
+            f"band at or above {rule.decision:.2f}; no manipulation detected by these models when P(fake) is at or "
+            f"below {rule.real_threshold:.2f} and the whole band at or below {rule.decision:.2f}; inconclusive "
+            "otherwise")
 
 
 def stacking_files() -> list[Path]:
@@ -207,7 +235,7 @@ def build_outcome(extraction: FaceExtraction, runs: list[DetectorRun], scores: d
     units = {r.name: units_of(scores[r.name][1], main) for r in used}
     band = _band(units, {r.name: r.frame_level for r in used}, fuser, request)
     evidence = fuser.evidence(probabilities, sha256)
-    rule = _rule(evidence)
+    rule = verdict_rule(evidence)
     label, explanation = _decide(p, band, rule, evidence)
     if fuser.fell_back:
         label, explanation = "inconclusive", _unvalidated(p, band, fuser.reason)
@@ -234,8 +262,9 @@ def _unvalidated(p: float, band: tuple[float, float], reason: str) -> str:
             f"(band [{band[0]:.2f}, {band[1]:.2f}]), is shown but cannot decide whether the video was manipulated")
 
 
-def _rule(evidence: EvidenceStrength | None) -> VerdictRule:
-    """With a likelihood ratio, the P(fake) thresholds are the decision LRs read at even prior odds."""
+def verdict_rule(evidence: EvidenceStrength | None) -> VerdictRule:
+    """The thresholds ``build_outcome`` decides with: with a likelihood ratio, the P(fake) thresholds are the
+    decision LRs read at even prior odds; without one, :class:`VerdictRule`'s defaults."""
     if evidence is None:
         return VerdictRule()
     fake = even_odds_probability(DECISION_LOG10_LR)

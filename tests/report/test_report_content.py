@@ -101,6 +101,7 @@ def _fonts(reader: PdfReader) -> dict[str, bool]:
 def test_timeline_is_vector_and_key_frames_are_images(saved: Saved, tmp_path: Path) -> None:
     result = export_report(saved.db, saved.analysis_id, tmp_path / "report.pdf", "bob")
     images = [image for page in PdfReader(result.path).pages for image in page.images]
-    assert len(images) == 2  # one key frame: the face crop and its heat map; the chart adds none
+    assert len(images) == 3  # one key frame: the full frame, the face crop and its heat map; the chart adds none
     sizes = sorted(image.image.size for image in images)
     assert sizes[0] == (96, 96)  # the heat-map PNG as saved by the analysis
+    assert (320, 240) in sizes  # the whole 320 x 240 frame (small enough not to be scaled down)
