@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dfdesk import paths  # noqa: E402
 from dfdesk.core.outcome import AnalysisOutcome, DetectorRun, FramePoint, Heatmap, TrackOutcome, Verdict  # noqa: E402
 from dfdesk.services.analysis_store import save_outcome  # noqa: E402
+from dfdesk.services.artifact_folders import database_files_dir  # noqa: E402
 from dfdesk.services.ingest import ingest_video  # noqa: E402
 from dfdesk.services.report import export_report  # noqa: E402
 from dfdesk.store.database import Database  # noqa: E402
@@ -62,7 +63,8 @@ def save_analysis(db: Database, clip: Path, detectors: int) -> int:
                  float(x + side), float((HEIGHT + side) // 2)) for f in range(frames)}
     runs = tuple(DetectorRun(f"detector_{i}", "1.0", "bench", "cd" * 32, "used", "", 0.5, 0.7, True, {0: 0.7},
                              scores(f"detector_{i}", frames, i)) for i in range(detectors))
-    folder = paths.case_data_dir(intake.case_id)
+    folder = database_files_dir(db) / f"case-{intake.case_id:05d}"
+    folder.mkdir(parents=True, exist_ok=True)
     maps = tuple(heatmap(folder, "detector_0", int(f)) for f in np.linspace(0, frames - 1, KEY_FRAMES))
     verdict = Verdict("fake", 0.7, (0.62, 0.78), 0.6, 0.4, "all detectors agree", "band above threshold", "mean")
     outcome = AnalysisOutcome(verdict, runs, (TrackOutcome(0, True, tuple(range(frames)), boxes, 0.7),),

@@ -1,4 +1,4 @@
-"""The only place that resolves resources/, models/ and the per-user data directory,
+"""The only place that resolves resources/, models/, docs/ and the per-user data directory,
 both in the source tree and in a frozen (PyInstaller) build."""
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def bundled_models_dir() -> Path:
     return install_root() / "models"
 
 
+def docs_dir() -> Path:
+    """The documentation folder (docs/: architecture, pipeline, detectors, trainer) that the Help menu opens: in
+    the repository from a checkout, in the bundle of a frozen build (pyinstaller.spec ships it as data)."""
+    return install_root() / "docs"
+
+
 def user_data_dir() -> Path:
     override = os.environ.get(DATA_DIR_ENV)
     path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
@@ -56,13 +62,6 @@ def default_database_path() -> Path:
 
 def cache_dir() -> Path:
     path = user_data_dir() / "cache"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def case_data_dir(case_id: int) -> Path:
-    """Per-case folder for derived artefacts (heat maps, reports)."""
-    path = user_data_dir() / "cases" / f"case-{case_id:05d}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,6 +1,11 @@
 """The face pipeline: one decode of the wanted frames, batched detection, crops, tracks.
 
-``path`` is a video file, or a folder of still frames (core/frame_folder.py).
+``source`` is a video file (a path, or an :class:`~dfdesk.core.evidence_file.OpenedEvidence` already hashed), or a
+folder of still frames (core/frame_folder.py).  The crop cache is keyed by the SHA-256 of the bytes decoded: a video
+is hashed and decoded through one descriptor (a path given with a cache is opened and hashed here and must still
+have the ``sha256`` the caller gave), and, before anything is saved to the cache or served from it, ``fstat``
+must show the file unchanged since it was hashed (else :class:`~dfdesk.core.evidence_file.EvidenceChanged`, naming
+both hashes).
 ``extract_faces`` is a generator: it yields a :class:`Progress` per batch and returns a
 :class:`FaceExtraction`.  Drive it with ``result = yield from extract_faces(...)`` or
 :func:`run_to_end`.  With a cache, detections and crops computed before are reused: frames
@@ -16,24 +21,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 
 import numpy as np
 
-from dfdesk.core.crop_cache import CropCache, CropKey
+from dfdesk.core.crop_cache import NO_IDENTITY, CropCache, CropKey
 from dfdesk.core.crops import CropSpec
+from dfdesk.core.evidence_file import EvidenceChanged, OpenedEvidence
 from dfdesk.core.face_presence import FacePresence, main_face_presence, sampled_frame_of
 from dfdesk.core.faces import FaceDetector, FaceSettings, shared_detector
-from dfdesk.core.frame_folder import open_source
+from dfdesk.core.frame_folder import is_frame_folder, open_source
 from dfdesk.core.heap import release_free_memory
 from dfdesk.core.landmark_calibration import normalise_landmarks
 from dfdesk.core.landmark_stream import FaceLandmarks, LandmarkStream
 from dfdesk.core.landmarks import FaceLandmarker, shared_landmarker
+from dfdesk.core.probe import chosen_video_stream, open_container
 from dfdesk.core.steps import run_to_end  # noqa: F401  (re-exported: callers drive extract_faces with it)
 from dfdesk.core.top_up import AddedFace, choose_added, frames_to_try
 from dfdesk.core.tracking import build_tracks, find_shot_starts, frame_signature
 from dfdesk.core.types import FaceTrack, Frame, FrameFaces, Progress, VideoInfo
+from dfdesk.core.video import VideoReader
 
 STAGE = "decode+detect"
 TOP_UP_MESSAGE = "frames near those without the main face"
@@ -91,21 +100,31 @@ class FaceExtraction:
         return sorted(((f, c) for (t, f), c in self.crops[spec].items() if t == track_id), key=lambda p: p[0])
 
 
-def extract_faces(path: str | os.PathLike, info: VideoInfo, indices: Sequence[int], settings: FaceSettings,
-                  crop_specs: Iterable[CropSpec], *, sha256: str | None = None, cache: CropCache | None = None,
-                  cancel: Callable[[], bool] | None = None, detector: FaceDetector | None = None,
-                  threads: int = 0, landmarker: FaceLandmarker | None = None
-                  ) -> Generator[Progress, None, FaceExtraction]:
+def extract_faces(source: str | os.PathLike | OpenedEvidence, info: VideoInfo, indices: Sequence[int],
+                  settings: FaceSettings, crop_specs: Iterable[CropSpec], *, sha256: str | None = None,
+                  cache: CropCache | None = None, cancel: Callable[[], bool] | None = None,
+                  detector: FaceDetector | None = None, threads: int = 0, landmarker: FaceLandmarker | None = None,
+                  stream: int | None = None) -> Generator[Progress, None, FaceExtraction]:
     """Detect faces in the frames at ``indices`` and cut every requested crop in the same pass.
 
     ``cancel``: polled between batches; when it returns True, :class:`Cancelled` is raised.
-    ``cache`` is used only together with the evidence's ``sha256``.  ``landmarker``: for the landmark kinds
-    (the process's shared one when None).
+    ``cache`` is used only together with the evidence's ``sha256`` (or an opened evidence that was hashed).
+    ``stream``: the container index of the video stream to decode (None: the default one).  ``landmarker``: for
+    the landmark kinds (the process's shared one when None).
     """
-    indices = tuple(sorted(set(indices)))
-    specs = tuple(dict.fromkeys(crop_specs))
-    work = _Work(path, info, settings, cancel, threads, landmarker)
-    store = _CacheView(cache, sha256, indices, settings) if cache is not None and sha256 else None
+    with ExitStack() as owned:
+        evidence = _hashed_evidence(source, sha256 if cache is not None else None, owned)
+        key = evidence.sha256 if evidence is not None and evidence.sha256 else sha256
+        stream = _stream_index(evidence, stream) if evidence is not None else stream
+        work = _Work(evidence or source, info, settings, cancel, threads, landmarker, stream)
+        store = _CacheView(cache, key, indices, settings, stream, evidence) if cache is not None and key else None
+        return (yield from _extract(work, tuple(sorted(set(indices))), tuple(dict.fromkeys(crop_specs)), store,
+                                    detector))
+
+
+def _extract(work: _Work, indices: tuple[int, ...], specs: tuple[CropSpec, ...], store: _CacheView | None,
+             detector: FaceDetector | None) -> Generator[Progress, None, FaceExtraction]:
+    """Detections and crops from the cache where it holds them, decoded otherwise (and then cached)."""
     cached = store.detections() if store else None
     crops = {spec: store.crops(spec) for spec in specs} if store else {spec: None for spec in specs}
     missing = tuple(spec for spec in specs if crops[spec] is None)
@@ -117,6 +136,7 @@ def extract_faces(path: str | os.PathLike, info: VideoInfo, indices: Sequence[in
             warnings = list(dict.fromkeys(list(warnings) + more_warnings))
             store.save(frames, warnings, shots, new_crops, detections_known=True)
         else:
+            store.check_unchanged()
             yield Progress(STAGE, len(frames), len(frames), "from cache")
     else:
         found = yield from _detect(work, indices, missing, detector)
@@ -124,19 +144,53 @@ def extract_faces(path: str | os.PathLike, info: VideoInfo, indices: Sequence[in
         crops.update(found.crops)
         if store:
             store.save(frames, warnings, shots, found.crops, detections_known=False)
-    return _assemble(indices, frames, crops, warnings, shots, settings)
+    if isinstance(work.source, OpenedEvidence) and work.source.sha256:
+        work.source.check_unchanged()  # what was decoded is what was hashed
+    return _assemble(indices, frames, crops, warnings, shots, work.settings)
+
+
+def _hashed_evidence(source, sha256: str | None, owned: ExitStack) -> OpenedEvidence | None:
+    """The opened evidence file to decode (and key the cache by): ``source`` itself when it is one, or, when a
+    cache is to be keyed by ``sha256``, the video file at path ``source`` opened and hashed here (closed by
+    ``owned``).  EvidenceChanged when the bytes behind the descriptor do not have ``sha256``."""
+    if isinstance(source, OpenedEvidence):
+        evidence = source
+    elif sha256 is None or is_frame_folder(source):
+        return None
+    else:
+        evidence = owned.enter_context(OpenedEvidence(source))
+    if sha256 is not None and (evidence.sha256 or evidence.hash()) != sha256:
+        raise EvidenceChanged(f"{evidence.path}: the file's SHA-256 is now {evidence.sha256}, not {sha256} as "
+                              "checked before; its faces are not extracted")
+    return evidence
+
+
+def _stream_index(evidence: OpenedEvidence, requested: int | None) -> int:
+    """The container index of the video stream decoded: ``requested``, else the default one."""
+    if requested is not None:
+        return requested
+    with open_container(evidence) as container:
+        return chosen_video_stream(container, None, evidence.path).index
+
+
+def open_frames_reader(source, info: VideoInfo, threads: int, stream: int | None):
+    """The decoder of one pass: a frame folder's reader, or a VideoReader of the chosen stream."""
+    if not isinstance(source, OpenedEvidence) and is_frame_folder(source):
+        return open_source(source, info, threads)
+    return VideoReader(source, info, threads, stream)
 
 
 @dataclass(frozen=True)
 class _Work:
     """What every decode pass of one extraction reads and how."""
 
-    path: str | os.PathLike
+    source: str | os.PathLike | OpenedEvidence
     info: VideoInfo
     settings: FaceSettings
     cancel: Callable[[], bool] | None
     threads: int
     landmarker: FaceLandmarker | None
+    stream: int | None = None
 
 
 @dataclass
@@ -220,7 +274,7 @@ def _decode_pass(work: _Work, to_decode: Sequence[int], faces_of: Callable[[list
     stream = _landmark_stream(specs, work.landmarker)
     found: list[FrameFaces] = []
     signatures: list[tuple[int, np.ndarray]] = []
-    with open_source(work.path, work.info, work.threads) as reader:
+    with open_frames_reader(work.source, work.info, work.threads, work.stream) as reader:
         done = 0
         size = frames_per_batch(work.settings.batch_size, work.info)
         for batch in _batches(reader.frames(list(to_decode)), size, work.cancel):
@@ -312,19 +366,30 @@ def _track_of_face(frames: Sequence[FrameFaces], tracks: Sequence[FaceTrack]) ->
 
 
 class _CacheView:
-    """The cache entries of one evidence file, one list of frames and one face-settings value."""
+    """The cache entries of one evidence file (one SHA-256 and video stream), one list of frames and one
+    face-settings value.  With an opened evidence file, nothing is saved to the cache or served from it unless
+    the file is unchanged since it was hashed."""
 
-    def __init__(self, cache: CropCache, sha256: str, indices: tuple[int, ...], settings: FaceSettings):
-        self.cache, self.key = cache, (sha256, indices, settings)
+    def __init__(self, cache: CropCache, sha256: str, indices: Sequence[int], settings: FaceSettings,
+                 stream: int | None, evidence: OpenedEvidence | None):
+        self.cache, self.key = cache, (sha256, tuple(sorted(set(indices))), settings)
+        self.stream, self.evidence = stream or 0, evidence
 
     def detections(self):
-        return self.cache.load_detections(*self.key)
+        return self.cache.load_detections(*self.key, stream=self.stream)
 
     def crops(self, spec: CropSpec):
-        return self.cache.load_crops(*self.key, spec)
+        return self.cache.load_crops(*self.key, spec, stream=self.stream)
+
+    def check_unchanged(self) -> None:
+        if self.evidence is not None:
+            self.evidence.check_unchanged()
 
     def save(self, frames, warnings, shot_starts, crops, detections_known: bool) -> None:
+        self.check_unchanged()
+        made_from = self.evidence.identity if self.evidence is not None else NO_IDENTITY
         if not detections_known:
-            self.cache.save_detections(*self.key, frames, warnings, shot_starts)
+            self.cache.save_detections(*self.key, frames, warnings, shot_starts, stream=self.stream,
+                                       made_from=made_from)
         for spec, spec_crops in crops.items():
-            self.cache.save_crops(*self.key, spec, spec_crops)
+            self.cache.save_crops(*self.key, spec, spec_crops, stream=self.stream, made_from=made_from)

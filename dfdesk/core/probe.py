@@ -1,4 +1,9 @@
-"""Evidence intake primitives: streaming SHA-256 and a PyAV probe that refuses what is not a video."""
+"""Evidence intake primitives: streaming SHA-256 and a PyAV probe that refuses what is not a video.
+
+A file may hold several video streams; the one described and analysed is the one asked for, else the one the
+container marks default, else the first (:func:`chosen_video_stream`), and :func:`video_streams` lists them all.
+The probe reads a path, or an :class:`~dfdesk.core.evidence_file.OpenedEvidence` (the descriptor that was hashed).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.stream import Disposition
 
 from dfdesk.core.types import VideoInfo
 
@@ -53,17 +59,81 @@ def check_readable_file(path: Path) -> int:
     return info.st_size
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Describe a video file, or raise VideoError with one clear line."""
-    path = Path(path)
-    size = check_readable_file(path)
+def probe_video(source, stream: int | None = None) -> VideoInfo:
+    """Describe a video file (a path, or an opened evidence file) and its chosen video stream (``stream``: a
+    container stream index; None: the default one), or raise VideoError with one clear line."""
+    path, size = _path_and_size(source)
     try:
-        with av.open(str(path), "r") as container:
-            return _describe(path, size, container)
+        with open_container(source) as container:
+            if container.format.name in IMAGE_FORMATS:
+                raise VideoError(f"{path}: this is a still image, not a video")
+            chosen = chosen_video_stream(container, stream, path)
+            return _describe(source, path, size, container, chosen.index)
     except VideoError:
         raise
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise VideoError(f"{path}: not a readable video ({_reason(exc)})") from None
+
+
+def open_container(source):
+    """A PyAV input container over a path, or over an opened evidence file's descriptor (a reader of its own)."""
+    reader_file = getattr(source, "reader_file", None)
+    return av.open(reader_file() if reader_file else str(source), "r")
+
+
+def _path_and_size(source) -> tuple[Path, int]:
+    if hasattr(source, "reader_file"):  # an OpenedEvidence: already known to be a regular file
+        return Path(source.path), source.identity[2]
+    path = Path(source)
+    return path, check_readable_file(path)
+
+
+def chosen_video_stream(container, requested: int | None, path: str | os.PathLike = ""):
+    """The video stream ``requested`` (a container stream index), else the one marked default, else the first.
+
+    VideoError when the container has no video stream or ``requested`` is not one of its video streams."""
+    videos = list(container.streams.video)
+    prefix = f"{path}: " if path else ""
+    if not videos:
+        _refuse_without_video(container, prefix)
+    if requested is None:
+        return next((s for s in videos if s.disposition & Disposition.default), videos[0])
+    found = next((s for s in videos if s.index == requested), None)
+    if found is None:
+        listed = ", ".join(str(s.index) for s in videos)
+        raise VideoError(f"{prefix}stream {requested} is not a video stream of this file (video streams: {listed})")
+    return found
+
+
+def video_streams(container) -> list[dict]:
+    """Every video stream: container index, codec, size, frame count (the header's, else counted) and whether
+    the container marks it default."""
+    videos = list(container.streams.video)
+    counts = {s.index: s.frames for s in videos}
+    if len(videos) > 1 and not all(counts.values()):
+        counts = _count_packets(container, videos)
+    return [{"index": s.index, "codec": s.codec_context.name, "width": s.codec_context.width,
+             "height": s.codec_context.height, "frames": counts[s.index],
+             "default": bool(s.disposition & Disposition.default)} for s in videos]
+
+
+def list_video_streams(source) -> list[dict]:
+    """:func:`video_streams` of a path or an opened evidence file (VideoError when it cannot be read)."""
+    path, _ = _path_and_size(source)
+    try:
+        with open_container(source) as container:
+            return video_streams(container)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise VideoError(f"{path}: not a readable video ({_reason(exc)})") from None
+
+
+def _count_packets(container, videos) -> dict[int, int]:
+    """Packets per video stream, from one demux pass (containers such as Matroska declare no frame count)."""
+    counts = dict.fromkeys((s.index for s in videos), 0)
+    for packet in container.demux(*videos):
+        if packet.size and not packet.is_discard:
+            counts[packet.stream.index] += 1
+    return counts
 
 
 def _reason(exc: Exception) -> str:
@@ -71,14 +141,14 @@ def _reason(exc: Exception) -> str:
     return text.split(":")[-1].strip() if ":" in text and len(text) > 80 else text
 
 
-def _describe(path: Path, size: int, container) -> VideoInfo:
-    if container.format.name in IMAGE_FORMATS:
-        raise VideoError(f"{path}: this is a still image, not a video")
-    if not container.streams.video:
-        if container.streams.audio:
-            raise VideoError(f"{path}: contains no video stream (audio only)")
-        raise VideoError(f"{path}: not a video file")
-    stream = container.streams.video[0]
+def _refuse_without_video(container, prefix: str) -> None:
+    if container.streams.audio:
+        raise VideoError(f"{prefix}contains no video stream (audio only)")
+    raise VideoError(f"{prefix}not a video file")
+
+
+def _describe(source, path: Path, size: int, container, index: int) -> VideoInfo:
+    stream = container.streams[index]
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
         raise VideoError(f"{path}: the video stream declares no frame size")
@@ -88,8 +158,8 @@ def _describe(path: Path, size: int, container) -> VideoInfo:
     rotation_cw = int(round(-(first.rotation or 0))) % 360
     if rotation_cw in (90, 270):
         width, height = height, width
-    with av.open(str(path), "r") as fresh:  # a new demuxer, never a seek to 0: in an MPEG program stream whose
-        timing = _timing(fresh, fresh.streams.video[0])  # first packets share a timestamp it skips the first frame
+    with open_container(source) as fresh:  # a new demuxer, never a seek to 0: in an MPEG program stream whose
+        timing = _timing(fresh, fresh.streams[index])  # first packets share a timestamp it skips the first frame
     return VideoInfo(
         path=str(path), size_bytes=size, container=container.format.name, codec=stream.codec_context.name,
         width=width, height=height, rotation=rotation_cw, has_audio=bool(container.streams.audio),

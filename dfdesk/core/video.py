@@ -19,7 +19,13 @@ Two kinds of file need care to see what a plain decode sees.  A container may ma
 have no index.  And a seek to the start does not always reach the first packet: an MPEG program stream whose
 first two packets carry the same decoding timestamp (the GRID corpus) indexes that timestamp at the second one,
 so ``seek(0)`` lands after the first keyframe; the reader then opens the file afresh, which always begins at the
-first packet, and refuses to when the path no longer names the file it first opened (replaced or removed).
+first packet.
+
+The reader decodes from one open descriptor (:class:`~dfdesk.core.evidence_file.OpenedEvidence`: the caller's,
+already hashed, or its own), never from the path again: a file renamed over the evidence while it is read is not
+read.  A reopen refuses a file whose identity (device, inode, size, mtime) changed since the reader opened it
+(written in place).  Of several video streams it decodes the one asked for, else the one marked default, else the
+first (:func:`dfdesk.core.probe.chosen_video_stream`).
 """
 from __future__ import annotations
 
@@ -34,7 +40,8 @@ import av
 import cv2
 import numpy as np
 
-from dfdesk.core.probe import VideoError
+from dfdesk.core.evidence_file import OpenedEvidence
+from dfdesk.core.probe import VideoError, chosen_video_stream, open_container
 from dfdesk.core.types import Frame, VideoInfo
 
 GAP_FACTOR_CFR = 1.5  # a timestamp step this many typical steps long means lost frames (constant rate)
@@ -113,12 +120,6 @@ def integrity_warnings(table: PacketTable, info: VideoInfo) -> list[str]:
     return warnings
 
 
-def file_identity(path: str) -> tuple[int, ...]:
-    """Device, inode, size and modification time: a file replaced at the same path has another identity."""
-    status = os.stat(path)
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
-
-
 def upright_rgb(frame: av.VideoFrame, rotation_cw: int) -> np.ndarray:
     """RGB uint8 array of a decoded frame, turned clockwise by ``rotation_cw`` degrees."""
     image = frame.to_ndarray(format="rgb24")
@@ -134,11 +135,15 @@ class VideoReader:
     while decoding (the iteration then ends early instead of raising).
     """
 
-    def __init__(self, path: str | os.PathLike, info: VideoInfo, threads: int = 0):
-        self.path, self.info, self._threads = str(path), info, threads
+    def __init__(self, source: str | os.PathLike | OpenedEvidence, info: VideoInfo, threads: int = 0,
+                 stream: int | None = None):
+        self.info, self._threads, self._stream_asked = info, threads, stream
         self.warnings: list[str] = []
+        self._owns_evidence = not isinstance(source, OpenedEvidence)
+        self.path = str(source.path if isinstance(source, OpenedEvidence) else source)
+        self.evidence = OpenedEvidence(source) if self._owns_evidence else source  # VideoError names the path
         try:
-            self._identity = file_identity(self.path)
+            self._identity = self.evidence.identity_now()
             self._open()
             self.table = read_packet_table(self._container, self._stream)
             self.warnings += integrity_warnings(self.table, info)
@@ -150,10 +155,15 @@ class VideoReader:
             self.close()
             raise VideoError(f"{self.path}: {exc}") from None
 
+    @property
+    def stream_index(self) -> int:
+        """The container index of the video stream decoded."""
+        return self._stream.index
+
     def _open(self) -> None:
-        """Open the file and its first video stream, with the decoder threads asked for."""
-        self._container = av.open(self.path, "r")
-        self._stream = self._container.streams.video[0]
+        """Open the descriptor's container and the chosen video stream, with the decoder threads asked for."""
+        self._container = open_container(self.evidence)
+        self._stream = chosen_video_stream(self._container, self._stream_asked)
         self._stream.codec_context.thread_type = "AUTO"
         self._stream.codec_context.thread_count = self._threads
 
@@ -170,8 +180,8 @@ class VideoReader:
     def _packets_from_start(self) -> Iterator[av.Packet]:
         """The video stream's packets from its very first one (the empty packet that flushes the decoder last).
 
-        ``seek(0)`` gets there in most containers; where it lands elsewhere (see the module docstring) the file is
-        opened again.  A fresh decoder that starts with the first packet needs no priming.
+        ``seek(0)`` gets there in most containers; where it lands elsewhere (see the module docstring) the
+        container is opened again.  A fresh decoder that starts with the first packet needs no priming.
         """
         self._container.seek(0)
         packets = self._container.demux(self._stream)
@@ -182,13 +192,9 @@ class VideoReader:
         return self._container.demux(self._stream)
 
     def _reopen(self) -> None:
-        """Open the file again, provided its path still names the file first opened (else VideoError)."""
-        try:
-            unchanged = file_identity(self.path) == self._identity
-        except OSError:
-            unchanged = False
-        if not unchanged:
-            raise VideoError(f"{self.path}: the file was replaced or removed while it was being read")
+        """Open the descriptor's container again, provided the file was not written to meanwhile (else VideoError)."""
+        if self.evidence.identity_now() != self._identity:
+            raise VideoError(f"{self.path}: the file was written to while it was being read")
         self._container.close()
         self._open()
 
@@ -201,6 +207,9 @@ class VideoReader:
         if container is not None:
             container.close()
             self._container = None
+        if getattr(self, "_owns_evidence", False) and getattr(self, "evidence", None) is not None:
+            self.evidence.close()
+            self.evidence = None
 
     def __enter__(self) -> VideoReader:
         return self
@@ -346,7 +355,7 @@ class _Peekable:
         return item
 
 
-def iter_frames(path: str | os.PathLike, info: VideoInfo, indices: Sequence[int] | None = None,
+def iter_frames(path: str | os.PathLike | OpenedEvidence, info: VideoInfo, indices: Sequence[int] | None = None,
                 threads: int = 0) -> Iterator[Frame]:
     """Stream upright RGB frames; raise VideoError at the end if any wanted frame could not be decoded.
 

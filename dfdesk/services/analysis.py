@@ -4,21 +4,29 @@
 ``Progress`` and ``DetectorScored`` events and returns the analysis id.  One decode and one face
 detection serve every detector; crops are cached on disk, so a re-run (or a resumed, interrupted
 analysis) does not detect faces again.
+
+The analysed bytes are the hashed bytes: the evidence file is opened once, hashed through that descriptor against
+its intake SHA-256, probed and decoded through it, and checked unchanged (``fstat``: device, inode, size, mtime)
+after decoding; a file written to meanwhile fails the analysis with both hashes named.  Of several video streams
+the one asked for is analysed, else the container's default one; the summary lists them all.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import torch
 
 from dfdesk import paths
 from dfdesk.core.crop_cache import CropCache
 from dfdesk.core.crops import CropSpec
+from dfdesk.core.evidence_file import OpenedEvidence
 from dfdesk.core.faces import FaceSettings
 from dfdesk.core.outcome import (
     DETECTOR_FAILED,
@@ -28,7 +36,7 @@ from dfdesk.core.outcome import (
     DetectorRun,
 )
 from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces
-from dfdesk.core.probe import sha256_file
+from dfdesk.core.probe import VideoError, list_video_streams, probe_video
 from dfdesk.core.sampling import SamplingPlan, union_indices, with_added_frames
 from dfdesk.core.types import Progress, VideoInfo
 from dfdesk.detectors.cards import CardError, ModelCard
@@ -36,6 +44,7 @@ from dfdesk.detectors.registry import create_detector
 from dfdesk.detectors.weights import WeightsError
 from dfdesk.services import audit
 from dfdesk.services.analysis_store import save_outcome
+from dfdesk.services.artifact_folders import analysis_folder
 from dfdesk.services.detector_runs import detector_run
 from dfdesk.services.devices import resolve_device
 from dfdesk.services.explanations import render_heatmaps
@@ -71,6 +80,7 @@ class AnalysisRequest:
     heatmaps_per_detector: int = 3
     batch_size: int = 8
     face: FaceSettings = field(default_factory=FaceSettings)
+    stream: int | None = None  # container index of the video stream to analyse; None: the default one
 
     @classmethod
     def from_settings(cls, settings: dict, seed: int) -> AnalysisRequest:
@@ -86,7 +96,8 @@ class AnalysisRequest:
                    device=settings.get("requested_device", "auto"), fusion=settings.get("fusion", "mean"),
                    frame_aggregation=settings.get("frame_aggregation", "mean"),
                    heatmaps_per_detector=settings.get("heatmaps_per_detector", 3),
-                   batch_size=settings.get("batch_size", 8), face=FaceSettings(**face))
+                   batch_size=settings.get("batch_size", 8), face=FaceSettings(**face),
+                   stream=settings.get("stream_index"))  # the stream analysed before, whatever was asked
 
 
 def resume_analysis(db: Database, analysis_id: int, actor: str, cancel: Callable[[], bool] | None = None
@@ -122,6 +133,8 @@ class AnalysisPlan:
     selection: Selection
     plans: dict[str, SamplingPlan]
     device: str
+    stream_index: int | None = None  # None: the container's default video stream
+    video_streams: tuple[dict, ...] = ()  # every video stream of the file (see core.probe.video_streams)
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,7 @@ class _Job:
     case_id: int
     evidence_id: int
     plan: AnalysisPlan
+    evidence: OpenedEvidence  # hashed against intake; every decode of the analysis reads it
 
 
 def run_analysis(db: Database, evidence_id: int, request: AnalysisRequest, actor: str,
@@ -137,9 +151,17 @@ def run_analysis(db: Database, evidence_id: int, request: AnalysisRequest, actor
                  resume_id: int | None = None) -> Generator[Progress | DetectorScored, None, int]:
     yield Progress("verify", 0, 1, "checking the evidence file's SHA-256")
     job = _start(db, evidence_id, request, actor, resume_id)
+    with job.evidence:
+        return (yield from _run_job(db, job, request, actor, cancel))
+
+
+def _run_job(db: Database, job: _Job, request: AnalysisRequest, actor: str, cancel
+             ) -> Generator[Progress | DetectorScored, None, int]:
     started = time.perf_counter()
     try:
-        outcome = yield from compute_outcome(job.plan, request, (job.case_id, job.analysis_id), cancel)
+        folder = analysis_folder(db, job.case_id, job.analysis_id)
+        outcome = yield from compute_outcome(job.plan, request, folder, cancel, job.evidence)
+        job.evidence.check_unchanged()
     except (Cancelled, AnalysisCancelled):
         _end(db, job, "cancelled", actor, "cancelled by the analyst")
         raise AnalysisCancelled("the analysis was cancelled") from None
@@ -147,17 +169,27 @@ def run_analysis(db: Database, evidence_id: int, request: AnalysisRequest, actor
         _end(db, job, "failed", actor, f"{type(exc).__name__}: {exc}")
         raise AnalysisError(f"the analysis failed: {exc}") from exc
     yield Progress("save", 0, 1, "saving the results")
+    outcome = replace(outcome, timings_s={**outcome.timings_s, "total": time.perf_counter() - started})
+    try:
+        _save(db, job, outcome, actor)
+    except Exception as exc:  # a full disk, a lost database: the row must not stay "running"
+        with contextlib.suppress(Exception):  # if even that write fails, recovery marks the row at the next start
+            _end(db, job, "failed", actor, f"saving the results failed: {type(exc).__name__}: {exc}")
+        raise AnalysisError(f"the analysis could not be saved: {exc}") from exc
+    yield Progress("save", 1, 1, "done")
+    return job.analysis_id
+
+
+def _save(db: Database, job: _Job, outcome: AnalysisOutcome, actor: str) -> None:
+    """The results, the status ``done`` and the audit event, in one transaction (all or nothing)."""
     save_started = time.perf_counter()
     with db.unit_of_work() as session:
         analysis = session.get(Analysis, job.analysis_id)
-        outcome = replace(outcome, timings_s={**outcome.timings_s, "total": time.perf_counter() - started})
-        save_outcome(session, analysis, outcome)
+        save_outcome(session, analysis, outcome, job.plan.video_streams, job.plan.stream_index)
         analysis.timings = {**analysis.timings, "save": round(time.perf_counter() - save_started, 4)}
         audit.record(session, actor, "analysis.done", case_id=job.case_id, evidence_id=job.evidence_id,
                      analysis_id=job.analysis_id, verdict=outcome.verdict.label,
                      fake_probability=outcome.verdict.fake_probability)
-    yield Progress("save", 1, 1, "done")
-    return job.analysis_id
 
 
 def _start(db: Database, evidence_id: int, request: AnalysisRequest, actor: str, resume_id: int | None) -> _Job:
@@ -167,15 +199,28 @@ def _start(db: Database, evidence_id: int, request: AnalysisRequest, actor: str,
             raise AnalysisError(f"no evidence with id {evidence_id}")
         if evidence.case.closed:
             raise AnalysisError(f"case {evidence.case.name!r} is closed: reopen it to analyse its evidence")
-        info, digest, case_id = _video_info(evidence), evidence.sha256, evidence.case_id
-    _verify_hash(db, info.path, digest, case_id, evidence_id, actor)
-    plan = plan_analysis(info, digest, request)
-    with db.unit_of_work() as session:
-        analysis = _analysis_row(session, evidence_id, request, actor, plan, resume_id)
-        audit.record(session, actor, "analysis.start", case_id=case_id, evidence_id=evidence_id,
-                     analysis_id=analysis.id, models=[c.name for c in plan.selection.usable], resumed=resume_id)
-        analysis_id = analysis.id
-    return _Job(analysis_id, case_id, evidence_id, plan)
+        path, digest, case_id = evidence.path, evidence.sha256, evidence.case_id
+    opened = _open_verified(db, path, digest, case_id, evidence_id, actor)
+    try:
+        info, streams = _probe_stream(opened, request.stream)
+        plan = plan_analysis(info, opened.sha256, request, streams)
+        with db.unit_of_work() as session:
+            analysis = _analysis_row(session, evidence_id, request, actor, plan, resume_id)
+            audit.record(session, actor, "analysis.start", case_id=case_id, evidence_id=evidence_id,
+                         analysis_id=analysis.id, models=[c.name for c in plan.selection.usable], resumed=resume_id)
+            analysis_id = analysis.id
+    except BaseException:
+        opened.close()
+        raise
+    return _Job(analysis_id, case_id, evidence_id, plan, opened)
+
+
+def _probe_stream(opened: OpenedEvidence, stream: int | None) -> tuple[VideoInfo, tuple[dict, ...]]:
+    """The chosen video stream described through the hashed descriptor, and every video stream of the file."""
+    try:
+        return probe_video(opened, stream), tuple(list_video_streams(opened))
+    except VideoError as exc:
+        raise AnalysisError(str(exc)) from None
 
 
 def check_request(request: AnalysisRequest) -> None:
@@ -189,9 +234,12 @@ def check_request(request: AnalysisRequest) -> None:
         raise AnalysisError(str(exc)) from None
 
 
-def plan_analysis(info: VideoInfo, sha256: str, request: AnalysisRequest) -> AnalysisPlan:
+def plan_analysis(info: VideoInfo, sha256: str, request: AnalysisRequest, video_streams: tuple[dict, ...] = ()
+                  ) -> AnalysisPlan:
     """The models, per-model frame plans and device an analysis of this video runs (no database, no file read).
-    AnalysisError when the request cannot run (unknown model, bad fusion rule, no such device)."""
+    ``info`` describes the video stream analysed (``request.stream``, else the default one); ``video_streams``
+    lists every video stream of the file.  AnalysisError when the request cannot run (unknown model, bad fusion
+    rule, no such device)."""
     try:
         selection = select_models(request.models)
         device = resolve_device(request.device)
@@ -200,7 +248,14 @@ def plan_analysis(info: VideoInfo, sha256: str, request: AnalysisRequest) -> Ana
         Fuser(request.fusion, {c.name: c for c in selection.usable})  # a bad fusion rule fails before any work
     except ValueError as exc:
         raise AnalysisError(str(exc)) from None
-    return AnalysisPlan(info, sha256, selection, plans, device)
+    chosen = request.stream if request.stream is not None else _default_stream(video_streams)
+    return AnalysisPlan(info, sha256, selection, plans, device, chosen, tuple(video_streams))
+
+
+def _default_stream(video_streams: tuple[dict, ...]) -> int | None:
+    """The stream the container marks default, else the first (None when the streams are not known)."""
+    return next((s["index"] for s in video_streams if s["default"]),
+                video_streams[0]["index"] if video_streams else None)
 
 
 def add_analysis_row(session, evidence_id: int, request: AnalysisRequest, actor: str, plan: AnalysisPlan,
@@ -213,17 +268,28 @@ def add_analysis_row(session, evidence_id: int, request: AnalysisRequest, actor:
     return analysis
 
 
-def _verify_hash(db: Database, path: str, digest: str, case_id: int, evidence_id: int, actor: str) -> None:
+def _open_verified(db: Database, path: str, digest: str, case_id: int, evidence_id: int, actor: str
+                   ) -> OpenedEvidence:
+    """The evidence file opened once and hashed through that descriptor; AnalysisError (the mismatch audited) when
+    its SHA-256 is not the intake's."""
     try:
-        now = sha256_file(path)
-    except OSError as exc:
-        raise AnalysisError(f"{path}: the evidence file cannot be read ({exc.strerror or exc})") from None
+        opened = OpenedEvidence(path)
+    except VideoError as exc:
+        raise AnalysisError(f"the evidence file cannot be read: {exc}") from None
+    try:
+        now = opened.hash()
+    except (OSError, VideoError) as exc:
+        opened.close()
+        raise AnalysisError(f"{path}: the evidence file cannot be read ({getattr(exc, 'strerror', None) or exc})"
+                            ) from None
     if now != digest:
+        opened.close()
         with db.unit_of_work() as session:
             audit.record(session, actor, "evidence.hash_mismatch", case_id=case_id, evidence_id=evidence_id,
                          expected=digest, found=now)
         raise AnalysisError(f"{path}: the file has changed since intake (SHA-256 {now[:16]}… "
                             f"instead of {digest[:16]}…); it is not analysed")
+    return opened
 
 
 def _analysis_row(session, evidence_id, request, actor, plan: AnalysisPlan, resume_id) -> Analysis:
@@ -233,6 +299,7 @@ def _analysis_row(session, evidence_id, request, actor, plan: AnalysisPlan, resu
                 "frame_aggregation": request.frame_aggregation,
                 "batch_size": request.batch_size, "heatmaps_per_detector": request.heatmaps_per_detector,
                 "face_settings": request.face.to_dict(), "plans": {n: p.to_dict() for n, p in plan.plans.items()},
+                "stream_requested": request.stream, "stream_index": plan.stream_index,
                 "worker": {"pid": os.getpid(), "host": socket.gethostname()}}
     models = [_model_record(c) for c in plan.selection.usable]
     if resume_id is not None:
@@ -264,37 +331,36 @@ def _end(db: Database, job: _Job, status: str, actor: str, message: str) -> None
                      analysis_id=job.analysis_id, message=message)
 
 
-def _video_info(evidence: Evidence) -> VideoInfo:
-    return VideoInfo(path=evidence.path, size_bytes=evidence.size_bytes, container=evidence.container,
-                     codec=evidence.codec, width=evidence.width, height=evidence.height, fps=evidence.fps,
-                     frame_count=evidence.frame_count, duration_s=evidence.duration_s, rotation=evidence.rotation,
-                     has_audio=evidence.has_audio, is_vfr=evidence.is_vfr, pixel_format=evidence.pixel_format)
-
-
 def face_settings_for(plan: AnalysisPlan, request: AnalysisRequest) -> FaceSettings:
     """The face settings the analysis detects with (the plan's device): the crop cache is keyed by them."""
     return replace(request.face, device=plan.device)
 
 
-def extract_plan_faces(plan: AnalysisPlan, request: AnalysisRequest, cancel=None
-                       ) -> Generator[Progress, None, FaceExtraction]:
+def extract_plan_faces(plan: AnalysisPlan, request: AnalysisRequest, cancel=None,
+                       evidence: OpenedEvidence | None = None) -> Generator[Progress, None, FaceExtraction]:
     """Decode, face detection and every model's crops for the plan, through the on-disk crop cache: what
-    ``compute_outcome`` does first, so a batch worker can run this step in another process beforehand."""
+    ``compute_outcome`` does first, so a batch worker can run this step in another process beforehand.
+
+    ``evidence``: the file opened and hashed (``plan.sha256``) by the caller; without it the file at
+    ``plan.info.path`` is opened and hashed here, and refused when its SHA-256 is no longer ``plan.sha256``."""
     specs = {CropSpec.from_input(c.input) for c in plan.selection.usable}
     return (yield from extract_faces(
-        plan.info.path, plan.info, union_indices(plan.plans.values()), face_settings_for(plan, request), specs,
-        sha256=plan.sha256, cache=CropCache(paths.cache_dir() / "crops"), cancel=cancel))
+        evidence or plan.info.path, plan.info, union_indices(plan.plans.values()), face_settings_for(plan, request),
+        specs, sha256=plan.sha256, cache=CropCache(paths.cache_dir() / "crops"), cancel=cancel,
+        stream=plan.stream_index))
 
 
-def compute_outcome(plan: AnalysisPlan, request: AnalysisRequest, heatmaps_for: tuple[int, int], cancel=None
+def compute_outcome(plan: AnalysisPlan, request: AnalysisRequest, heatmap_folder: Path, cancel=None,
+                    evidence: OpenedEvidence | None = None
                     ) -> Generator[Progress | DetectorScored, None, AnalysisOutcome]:
     """Faces, detectors, fusion and verdict of one video, without the database.  The heat-map PNGs are written
-    to the data folder of ``heatmaps_for`` (case id, analysis id)."""
+    into ``heatmap_folder``.  ``evidence``: see :func:`extract_plan_faces`."""
     torch.manual_seed(request.seed)
     timings: dict[str, float] = {}
     specs = {c.name: CropSpec.from_input(c.input) for c in plan.selection.usable}
     started = time.perf_counter()
-    extraction = yield from extract_plan_faces(plan, request, cancel)
+    extraction = yield from extract_plan_faces(plan, request, cancel, evidence)
+    extraction = replace(extraction, warnings=stream_warnings(plan) + extraction.warnings)
     timings["decode+faces"] = round(time.perf_counter() - started, 4)
     excluded = _excluded_runs(plan.selection)
     frames_wanted = len(union_indices(plan.plans.values()))
@@ -309,10 +375,49 @@ def compute_outcome(plan: AnalysisPlan, request: AnalysisRequest, heatmaps_for: 
         scores[card.name] = (card, clip_scores, model)
         yield DetectorScored(card.name, run.fake_probability, run.status)
     started = time.perf_counter()
-    heatmaps = render_heatmaps(*heatmaps_for, runs, scores, extraction, specs, plan.device,
+    heatmaps = render_heatmaps(heatmap_folder, runs, scores, extraction, specs, plan.device,
                                request.heatmaps_per_detector)
     timings["explanations"] = round(time.perf_counter() - started, 4)
     return build_outcome(extraction, runs + excluded, scores, heatmaps, frames_wanted, timings, request, plan.sha256)
+
+
+def stream_warnings(plan: AnalysisPlan) -> tuple[str, ...]:
+    """The warning every result of a file with more than one video stream carries."""
+    warning = stream_warning(plan.video_streams, plan.stream_index)
+    return (warning,) if warning else ()
+
+
+def stream_warning(video_streams: Sequence[dict], chosen: int | None) -> str | None:
+    """The sentence for a file with more than one video stream (None for one): which is analysed, which not."""
+    if len(video_streams) < 2:
+        return None
+    others = ", ".join(str(s["index"]) for s in video_streams if s["index"] != chosen)
+    return (f"the file holds {len(video_streams)} video streams: stream {chosen} is analysed, stream(s) {others} "
+            "not (another stream may show a different video; choose one with --stream)")
+
+
+def video_streams_of(path: str | os.PathLike) -> list[dict]:
+    """Every video stream of the file (index, codec, width, height, frames, default); none when it cannot be
+    read as a video.  Front ends offer the choice of stream from it."""
+    try:
+        with OpenedEvidence(path) as opened:
+            return list_video_streams(opened)
+    except VideoError:
+        return []
+
+
+def check_stream(path: str | os.PathLike, stream: int | None) -> str | None:
+    """Front ends call it before any work: AnalysisError when ``stream`` is not a video stream of the file; else
+    the warning for a file with several video streams (None for one).  A file that cannot be read as a video
+    passes (intake then says why in its own words)."""
+    if stream is not None and stream < 0:
+        raise AnalysisError(f"--stream {stream}: a stream index is 0 or more")
+    streams = video_streams_of(path)
+    indices = [s["index"] for s in streams]
+    if stream is not None and streams and stream not in indices:
+        raise AnalysisError(f"{path}: stream {stream} is not a video stream of this file (video streams: "
+                            f"{', '.join(map(str, indices))})")
+    return stream_warning(streams, stream if stream is not None else _default_stream(tuple(streams)))
 
 
 def _run_detector(card, plan: AnalysisPlan, extraction: FaceExtraction, spec: CropSpec, request: AnalysisRequest,
@@ -359,5 +464,6 @@ def _excluded_runs(selection: Selection) -> list[DetectorRun]:
 
 
 __all__ = ["AnalysisCancelled", "AnalysisError", "AnalysisPlan", "AnalysisRequest", "DetectorScored", "check_request",
+           "check_stream", "video_streams_of",
            "DETECTOR_NO_INPUT", "add_analysis_row", "compute_outcome", "extract_plan_faces", "plan_analysis",
            "run_analysis"]

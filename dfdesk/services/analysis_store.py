@@ -1,6 +1,7 @@
 """Saving an analysis outcome into the case database (one transaction) and reading it back."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from sqlalchemy import delete
@@ -10,8 +11,12 @@ from dfdesk.core.outcome import AnalysisOutcome
 from dfdesk.store.tables import Analysis, Artifact, FaceTrackRow, FrameScore, utcnow
 
 
-def save_outcome(session: Session, analysis: Analysis, outcome: AnalysisOutcome) -> None:
-    """Replace whatever partial rows the analysis had with the outcome, and mark it done."""
+def save_outcome(session: Session, analysis: Analysis, outcome: AnalysisOutcome,
+                 video_streams: Sequence[dict] = (), stream_index: int | None = None) -> None:
+    """Replace whatever partial rows the analysis had with the outcome, and mark it done.
+
+    ``video_streams`` (every video stream of the file: index, codec, width, height, frames, default) and
+    ``stream_index`` (the one analysed) go into the summary, where the report reads them."""
     session.execute(delete(FrameScore).where(FrameScore.analysis_id == analysis.id))
     session.execute(delete(FaceTrackRow).where(FaceTrackRow.analysis_id == analysis.id))
     session.execute(delete(Artifact).where(Artifact.analysis_id == analysis.id))
@@ -32,6 +37,8 @@ def save_outcome(session: Session, analysis: Analysis, outcome: AnalysisOutcome)
         "frames_sampled": outcome.frames_sampled,
         "frames_with_face": outcome.frames_with_face,
         "warnings": list(outcome.warnings),
+        "video_streams": [dict(s) for s in video_streams],
+        "stream_index": stream_index,
     }
 
 

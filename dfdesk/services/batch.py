@@ -80,7 +80,7 @@ def run_batch(db: Database, options: BatchOptions, actor: str, cancel: Callable[
         case_id, items = _items(db, options, actor)
         summary = BatchSummary(case_id, options.case, len(items), executor.description)
         yield Progress(STAGE, 0, summary.total, f"{summary.total} file(s): {executor.description}")
-        for result in executor.results(iter(items), case_id, cancel):
+        for result in executor.results(iter(items), cancel):
             settled = _settle(db, case_id, result, options.request, actor, summary)
             summary.seconds = time.monotonic() - started
             yield settled

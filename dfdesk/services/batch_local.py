@@ -73,12 +73,12 @@ def _prepare_task(item: BatchItem, request: AnalysisRequest, models: dict[str, s
     return prepare(item, request, models, worker_identity(mode="local"), _stopped)
 
 
-def _compute_task(prepared: Prepared, request: AnalysisRequest, case_id: int):
-    return compute(prepared, request, case_id, _stopped)
+def _compute_task(prepared: Prepared, request: AnalysisRequest):
+    return compute(prepared, request, _stopped)
 
 
-def _analyse_task(item: BatchItem, request: AnalysisRequest, models: dict[str, str] | None, case_id: int):
-    return analyse(item, request, models, case_id, worker_identity(mode="local"), _stopped)
+def _analyse_task(item: BatchItem, request: AnalysisRequest, models: dict[str, str] | None):
+    return analyse(item, request, models, worker_identity(mode="local"), _stopped)
 
 
 @dataclass
@@ -178,15 +178,15 @@ class LocalExecutor:
         self.description = (f"{workers} face worker(s) and 1 inference process on this machine" if self.split
                             else f"{workers} worker process(es) on this machine")
 
-    def results(self, items: Iterator[BatchItem], case_id: int, cancel: Callable[[], bool] | None = None
+    def results(self, items: Iterator[BatchItem], cancel: Callable[[], bool] | None = None
                 ) -> Iterator[Settled]:
-        """Every item's outcome, in the order they finish (``case_id``: where heat maps are staged)."""
+        """Every item's outcome, in the order they finish."""
         waiting: deque[Prepared] = deque()
         exhausted = False
         while True:
             if cancel is not None and cancel():
                 raise BatchCancelled()
-            exhausted = self._feed(items, waiting, exhausted, case_id)
+            exhausted = self._feed(items, waiting, exhausted)
             futures = {**self._faces.running, **self._inference.running}
             if not futures and not waiting and exhausted:
                 return
@@ -194,18 +194,18 @@ class LocalExecutor:
             for future in done:
                 yield from self._settle(future, waiting)
 
-    def _feed(self, items: Iterator[BatchItem], waiting: deque[Prepared], exhausted: bool, case_id: int) -> bool:
+    def _feed(self, items: Iterator[BatchItem], waiting: deque[Prepared], exhausted: bool) -> bool:
         for stage in (self._faces, self._inference):
             stage.feed_suspects()
         while waiting and self._inference.has_room():
             prepared = waiting.popleft()
-            self._inference.submit(_Task(prepared.item, (_compute_task, prepared, self.request, case_id)))
+            self._inference.submit(_Task(prepared.item, (_compute_task, prepared, self.request)))
         while not exhausted and self._faces.has_room() and len(waiting) < self.BACKLOG:
             item = next(items, None)
             if item is None:
                 return True
             task = ((_prepare_task, item, self.request, self.models) if self.split
-                    else (_analyse_task, item, self.request, self.models, case_id))
+                    else (_analyse_task, item, self.request, self.models))
             self._faces.submit(_Task(item, task))
         return exhausted
 

@@ -52,8 +52,8 @@ def node_identity() -> dict:
     return worker_identity(mode="ray", node_id=context.get_node_id(), ip=ray.util.get_node_ip_address())
 
 
-def _analyse_on_node(item: BatchItem, request: AnalysisRequest, models: dict[str, str], case_id: int) -> Settled:
-    return analyse(item, request, models, case_id, node_identity())
+def _analyse_on_node(item: BatchItem, request: AnalysisRequest, models: dict[str, str]) -> Settled:
+    return analyse(item, request, models, node_identity())
 
 
 class RayExecutor:
@@ -77,9 +77,9 @@ class RayExecutor:
         nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
         self.description = f"Ray cluster: {nodes} node(s), {cpus} CPU(s)"
 
-    def results(self, items: Iterator[BatchItem], case_id: int, cancel: Callable[[], bool] | None = None
+    def results(self, items: Iterator[BatchItem], cancel: Callable[[], bool] | None = None
                 ) -> Iterator[Settled]:
-        """Every item's outcome, in the order they finish (``case_id``: where heat maps are staged)."""
+        """Every item's outcome, in the order they finish."""
         ray, exhausted = self._ray, False
         while True:
             if cancel is not None and cancel():
@@ -89,7 +89,7 @@ class RayExecutor:
                 if item is None:
                     exhausted = True
                 else:
-                    self._pending[self._task.remote(item, self.request, self.models, case_id)] = item
+                    self._pending[self._task.remote(item, self.request, self.models)] = item
             if not self._pending:
                 return
             ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=POLL_S)

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dfdesk import paths
 from dfdesk.services import audit
 from dfdesk.services.analysis import AnalysisRequest, add_analysis_row
 from dfdesk.services.analysis_store import save_outcome
+from dfdesk.services.artifact_folders import analysis_folder
 from dfdesk.services.batch_work import BatchItem, Computed, Refused, place_heatmaps
 from dfdesk.services.cases import find_case, get_or_create_case
 from dfdesk.services.ingest import _evidence_row
@@ -95,7 +95,7 @@ def save_computed(db: Database, case_id: int, computed: Computed, request: Analy
         audit.record(session, actor, "analysis.start", case_id=case_id, evidence_id=evidence.id,
                      analysis_id=analysis.id, models=[c.name for c in computed.plan.selection.usable],
                      resumed=None, batch=True, worker=computed.worker)
-        folder = paths.case_data_dir(case_id) / f"analysis-{analysis.id:05d}"
+        folder = analysis_folder(db, case_id, analysis.id)
         shutil.rmtree(folder, ignore_errors=True)  # a fresh id: anything there is left from a rolled-back save
         outcome = replace(computed.outcome, heatmaps=place_heatmaps(computed, folder))
         save_outcome(session, analysis, outcome)

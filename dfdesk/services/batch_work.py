@@ -10,15 +10,14 @@ one line, never an exception.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dfdesk import paths
 from dfdesk.core.outcome import AnalysisOutcome, Heatmap
 from dfdesk.core.pipeline import Cancelled
 from dfdesk.core.probe import VideoError, probe_video, sha256_file
@@ -130,30 +129,30 @@ def prepare(item: BatchItem, request: AnalysisRequest, models: dict[str, str] | 
     return Prepared(item, plan, identity, now - started, now - faces_started)
 
 
-def compute(prepared: Prepared, request: AnalysisRequest, case_id: int, cancel: Cancel = None) -> Computed | Refused:
+def compute(prepared: Prepared, request: AnalysisRequest, cancel: Cancel = None) -> Computed | Refused:
     """Detectors, fusion and heat maps for a prepared file (its faces come from the crop cache)."""
     started = time.perf_counter()
-    staging = secrets.randbelow(10**9) + 10**9  # a folder name no saved analysis uses; removed below
+    staging = Path(tempfile.mkdtemp(prefix="dfdesk-heatmaps-"))  # this worker's own; the driver places the PNGs
     try:
-        outcome = run_to_end(compute_outcome(prepared.plan, request, (case_id, staging), cancel))
+        outcome = run_to_end(compute_outcome(prepared.plan, request, staging, cancel))
         images = tuple(Path(h.path).read_bytes() for h in outcome.heatmaps)
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - a hostile file must never stop the batch
         return _refused(prepared.item, f"the analysis failed ({type(exc).__name__}: {exc})")
     finally:
-        shutil.rmtree(_heatmap_folder(case_id, staging), ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     total = prepared.seconds + time.perf_counter() - started
     timings = {**outcome.timings_s, "decode+faces": round(prepared.faces_seconds, 4), "total": round(total, 4)}
     outcome = replace(outcome, timings_s=timings)  # faces were detected in prepare (then read from the cache)
     return Computed(prepared.item, prepared.plan, outcome, images, prepared.worker)
 
 
-def analyse(item: BatchItem, request: AnalysisRequest, models: dict[str, str] | None, case_id: int,
-            identity: dict, cancel: Cancel = None) -> Settled:
+def analyse(item: BatchItem, request: AnalysisRequest, models: dict[str, str] | None, identity: dict,
+            cancel: Cancel = None) -> Settled:
     """``prepare`` then ``compute`` in this process (a Ray task, or a single local worker)."""
     prepared = prepare(item, request, models, identity, cancel)
-    return compute(prepared, request, case_id, cancel) if isinstance(prepared, Prepared) else prepared
+    return compute(prepared, request, cancel) if isinstance(prepared, Prepared) else prepared
 
 
 def place_heatmaps(computed: Computed, folder: Path) -> tuple[Heatmap, ...]:
@@ -174,11 +173,6 @@ def _check_models(plan: AnalysisPlan, expected: dict[str, str] | None, identity:
         names = ", ".join(dict.fromkeys(name for name, _sha in differ))
         raise AnalysisError(f"{identity.get('host', 'this worker')} has other models installed than the driver "
                             f"({names}): results would not be comparable")
-
-
-def _heatmap_folder(case_id: int, analysis_id: int) -> Path:
-    """Where ``explanations.render_heatmaps`` writes the heat maps of (case, analysis)."""
-    return paths.case_data_dir(case_id) / f"analysis-{analysis_id:05d}"
 
 
 def _refused(item: BatchItem, reason: str, found_sha256: str | None = None) -> Refused:

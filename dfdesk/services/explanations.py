@@ -1,6 +1,7 @@
 """Heat maps of the most suspicious frames: native attention where the detector has it, Grad-CAM otherwise.
 
-Each is saved as a PNG (the heat map over the face crop) in the case's data folder and referenced from the database.
+Each is saved as a PNG (the heat map over the face crop) in the folder the caller names (an analysis's own,
+see ``artifact_folders``) and referenced from the database.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dfdesk import paths
 from dfdesk.core.explain import gradcam, last_conv, normalise_maps, overlay
 from dfdesk.core.outcome import DETECTOR_USED, DetectorRun, Heatmap
 from dfdesk.core.pipeline import FaceExtraction
@@ -19,9 +19,9 @@ from dfdesk.detectors.cards import fake_logit
 from dfdesk.services.inference import ClipScore
 
 
-def render_heatmaps(case_id: int, analysis_id: int, runs: list[DetectorRun], scores: dict,
-                    extraction: FaceExtraction, specs: dict, device: str, per_detector: int) -> list[Heatmap]:
-    folder = paths.case_data_dir(case_id) / f"analysis-{analysis_id:05d}"
+def render_heatmaps(folder: Path, runs: list[DetectorRun], scores: dict, extraction: FaceExtraction,
+                    specs: dict, device: str, per_detector: int) -> list[Heatmap]:
+    """Render the most suspicious frames' heat maps of every used detector into ``folder`` (created)."""
     folder.mkdir(parents=True, exist_ok=True)
     main = extraction.main_track.track_id
     heatmaps: list[Heatmap] = []

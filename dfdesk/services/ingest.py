@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dfdesk.core.probe import VideoError, probe_video, sha256_file
+from dfdesk.core.evidence_file import OpenedEvidence
+from dfdesk.core.probe import VideoError, check_readable_file, probe_video, sha256_file
 from dfdesk.core.types import VideoInfo
 from dfdesk.services import audit
 from dfdesk.services.cases import get_or_create_case
@@ -48,8 +49,7 @@ def ingest_video(db: Database, case_name: str, path: str | Path, actor: str,
     """
     given = str(path)
     absolute = str(Path(path).absolute())  # not resolved: a link named as evidence stays the name recorded
-    info = probe_video(path)  # refuses what is not a usable video before anything is written
-    digest = sha256_file(path, hash_progress)
+    info, digest = _probe_and_hash(Path(path), hash_progress)
     with db.unit_of_work() as session:
         case = get_or_create_case(session, case_name, actor)
         if case.closed:
@@ -62,6 +62,15 @@ def ingest_video(db: Database, case_name: str, path: str | Path, actor: str,
             return _record(session, case.id, absolute, given, digest, info, actor)
     raise EvidenceChanged(f"{given}: the file has changed since it was ingested as evidence {changed.id} of this "
                           f"case (SHA-256 at intake {changed.sha256}, now {digest}); refused and audited")
+
+
+def _probe_and_hash(path: Path, hash_progress: Callable[[int], None] | None) -> tuple[VideoInfo, str]:
+    """Probe and hash the file through one descriptor, so the recorded description is of the hashed bytes;
+    refuses what is not a usable video before anything is written."""
+    check_readable_file(path)  # the plain words for a folder, a pipe, an empty or unreadable file
+    with OpenedEvidence(path) as opened:
+        info = probe_video(opened)
+        return info, opened.hash(hash_progress)
 
 
 def _changed_evidence(session: Session, case_id: int, absolute: str, given: str, digest: str) -> Evidence | None:

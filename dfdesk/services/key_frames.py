@@ -52,6 +52,7 @@ class ScoredCrops:
     indices: tuple[int, ...]
     face_settings: FaceSettings
     specs: Mapping[str, CropSpec]  # detector name -> its crop
+    stream: int | None = None  # the container's video stream the analysis decoded (None: the file's default)
 
     @classmethod
     def of_analysis(cls, sha256: str, settings: dict, models: Sequence[dict]) -> ScoredCrops | None:
@@ -63,7 +64,7 @@ class ScoredCrops:
         face = dict(settings["face_settings"], device=settings.get("device", "auto"))
         face["thresholds"] = tuple(face.get("thresholds", ()))
         indices = union_indices(SamplingPlan.from_dict(p) for p in plans.values())
-        return cls(sha256, indices, FaceSettings(**face), specs)
+        return cls(sha256, indices, FaceSettings(**face), specs, settings.get("stream_index"))
 
 
 @dataclass(frozen=True)
@@ -83,24 +84,27 @@ def decode_key_frames(info: VideoInfo, wanted: Sequence[Wanted], scored: ScoredC
     ``sequential_limit``: the most frames a fallback check by sequential decode may read (0: no fallback).
     """
     indices = sorted({w.frame for w in wanted})
-    with VideoReader(info.path, info) as reader:
+    asked = scored.stream if scored is not None else None
+    with VideoReader(info.path, info, stream=asked) as reader:
         frames = {f.index: f for f in reader.frames(indices)}
+        stream = reader.stream_index
     cache = cache if cache is not None else CropCache(paths.cache_dir() / "crops")
-    checks = {w.frame: _check_against_scored_crop(frames[w.frame], w, scored, cache)
+    checks = {w.frame: _check_against_scored_crop(frames[w.frame], w, scored, cache, stream)
               for w in wanted if w.frame in frames}
     unchecked = [i for i, check in checks.items() if check is None]
-    checks.update(_check_against_sequence(info, {i: frames[i] for i in unchecked}, sequential_limit))
+    checks.update(_check_against_sequence(info, {i: frames[i] for i in unchecked}, sequential_limit, stream))
     return {i: KeyFrameSource(frames[i], check) for i, check in checks.items()}
 
 
 def _check_against_scored_crop(frame: Frame, want: Wanted, scored: ScoredCrops | None,
-                               cache: CropCache) -> str | None:
+                               cache: CropCache, stream: int) -> str | None:
     """CHECKED_BY_CROP, or None when the cache cannot answer; raises on a mismatch."""
     spec = scored.specs.get(want.detector) if scored is not None else None
     if spec is None or spec.kind == "landmarks":
         return None
     key = (scored.sha256, scored.indices, scored.face_settings)
-    detections, crops = cache.load_detections(*key), cache.load_crops(*key, spec)
+    detections = cache.load_detections(*key, stream=stream)
+    crops = cache.load_crops(*key, spec, stream=stream)
     if detections is None or crops is None:
         return None
     found = _face_at(detections[0], frame.index, want.box)
@@ -124,7 +128,7 @@ def _face_at(frames, index: int, box) -> tuple[int, FaceDetection] | None:
     return None
 
 
-def _check_against_sequence(info: VideoInfo, frames: dict[int, Frame], limit: int) -> dict[int, str]:
+def _check_against_sequence(info: VideoInfo, frames: dict[int, Frame], limit: int, stream: int) -> dict[int, str]:
     """Compare ``frames`` with a decode from the first frame that never seeks; raises on a mismatch."""
     if not frames:
         return {}
@@ -132,7 +136,7 @@ def _check_against_sequence(info: VideoInfo, frames: dict[int, Frame], limit: in
     if last >= limit:
         return {i: "not checked: the crops the analysis scored are no longer cached" for i in frames}
     compared = set()
-    with VideoReader(info.path, info) as reader:
+    with VideoReader(info.path, info, stream=stream) as reader:
         for frame in reader.frames(range(last + 1)):
             if frame.index in frames and not np.array_equal(frame.image, frames[frame.index].image):
                 raise KeyFrameMismatch(f"frame {frame.index} decoded to other pixels when reached by a seek than by a "

@@ -175,7 +175,7 @@ def test_cached_landmarks_are_returned_without_decoding(detector: FaceDetector, 
     def no_decoding(*_args, **_kwargs):
         raise AssertionError("frames were decoded although the landmarks were cached")
 
-    monkeypatch.setattr(pipeline, "open_source", no_decoding)
+    monkeypatch.setattr(pipeline, "open_frames_reader", no_decoding)
     progress: list[Progress] = []
     again = run_to_end(extract_faces(path, probe_video(path), [1, 2, 3, 9], SMALL, [LANDMARKS, FRAME_LANDMARKS],
                                      cache=cache, sha256=sha, detector=None), progress.append)

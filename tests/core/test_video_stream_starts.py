@@ -136,16 +136,29 @@ def test_random_access_equals_sequential_decode(clip: Path) -> None:
 
 
 @pytest.mark.parametrize("change", ["replaced", "removed"])
-def test_a_rewind_refuses_a_file_no_longer_the_one_opened(change: str, tmp_path: Path) -> None:
-    """Opening afresh goes by path: another file at that path (or none) must not be read as the evidence."""
+def test_a_rewind_reads_the_file_first_opened_whatever_the_path_names_now(change: str, tmp_path: Path) -> None:
+    """Opening afresh goes through the descriptor, not the path: another file renamed over it (or none left at the
+    path) changes nothing that is decoded."""
     path = write_program_stream_with_a_repeated_start(tmp_path / "ps.mpg")
+    expected = plain_decode(path)
     with VideoReader(path, probe_video(path)) as reader:
         assert [frame.index for frame in reader.frames([N_FRAMES - 1])] == [N_FRAMES - 1]
         if change == "replaced":
             os.replace(write_mp4_with_a_trimmed_start(tmp_path / "other.mpg"), path)
         else:
             path.unlink()
-        with pytest.raises(VideoError, match="replaced or removed while it was being read"):
+        first = list(reader.frames([0]))
+    assert [frame.index for frame in first] == [0] and np.array_equal(first[0].image, expected[0])
+
+
+def test_a_rewind_refuses_a_file_written_to_while_it_was_read(tmp_path: Path) -> None:
+    path = write_program_stream_with_a_repeated_start(tmp_path / "ps.mpg")
+    with VideoReader(path, probe_video(path)) as reader:
+        assert [frame.index for frame in reader.frames([N_FRAMES - 1])] == [N_FRAMES - 1]
+        with path.open("r+b") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.write(b"\0" * 188)
+        with pytest.raises(VideoError, match="written to while it was being read"):
             list(reader.frames([0]))
 
 

@@ -131,7 +131,7 @@ def test_results_start_before_the_folder_is_read_through(tmp_path: Path) -> None
 
     executor = LocalExecutor(1, MESO, None)
     try:
-        first = next(executor.results(items(), case_id=1))
+        first = next(executor.results(items()))
     finally:
         executor.close()
     assert first.reason.startswith("not a readable video")
