@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dfdesk.cli import arguments
 from dfdesk.cli.common import EXIT_FAILURE, EXIT_OK, CliError, add_db_option, open_database
-from dfdesk.services import audit, records_check, signing
-from dfdesk.store.tables import AuditEvent
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -24,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="check the audit log's chain and signatures, and that the "
                                                       "records agree with it")
-    verify.add_argument("--report", type=Path, action="append", default=[], metavar="FILE.pdf",
+    verify.add_argument("--report", type=arguments.input_file, action="append", default=[], metavar="FILE.pdf",
                         help="also check this signed report and that the audit head it printed is still in the log "
                              "(repeatable)")
     add_db_option(verify)
@@ -32,6 +31,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def audit_verify(args: argparse.Namespace) -> int:
+    from dfdesk.services import audit, records_check, signing
+
     db = open_database(args.db)
     try:
         with db.unit_of_work() as session:
@@ -55,6 +56,7 @@ def audit_verify(args: argparse.Namespace) -> int:
 
 def _report_problems(session, path: Path) -> list[str]:
     from dfdesk.services.report_signature import check_report  # pyHanko loads only when a report is checked
+    from dfdesk.store.tables import AuditEvent
 
     if not path.is_file():
         raise CliError(f"report {path} does not exist")

@@ -3,15 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from dfdesk.cli import arguments
+from dfdesk.cli.case_selection import add_case_options, selected_case_name
 from dfdesk.cli.common import EXIT_FAILURE, EXIT_OK, CliError, add_db_option, interactive, open_database
-from dfdesk.core.types import Progress
-from dfdesk.services.analysis import AnalysisRequest
-from dfdesk.services.batch import REFUSED, BatchCancelled, BatchError, BatchOptions, VideoSettled, run_batch
-from dfdesk.services.batch_triage import TriageRow, case_name, triage_rows, write_csv, write_json
-from dfdesk.services.identity import current_analyst
-from dfdesk.services.recovery import mark_interrupted
 
 TABLE_LINES = 20  # rows of the triage table printed at the end
 
@@ -22,23 +17,30 @@ def register(commands: argparse._SubParsersAction) -> None:
                                  "a triage table, strongest evidence of manipulation first. A re-run skips what is "
                                  "done. Without PATH: the case's own evidence.")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="video files and folders")
-    parser.add_argument("--case", required=True, help="case to file the videos in (created if needed)")
+    add_case_options(parser, required=True, name_help="name of the case to file the videos in (created if needed)")
     parser.add_argument("--recursive", action="store_true", help="also the files of sub-folders")
-    parser.add_argument("--workers", type=int, help="local worker processes (default: one per core, as memory "
-                        "allows)")
+    parser.add_argument("--workers", type=arguments.worker_count, help="local worker processes (default: one per "
+                        f"core, as memory allows; at most {arguments.MAX_WORKERS})")
     parser.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster: 'auto' or host:port")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the triage table as CSV")
-    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the triage table as JSON")
+    parser.add_argument("--csv", type=arguments.output_file, metavar="OUT.csv", help="write the triage table as CSV")
+    parser.add_argument("--json", type=arguments.output_file, metavar="OUT.json",
+                        help="write the triage table as JSON")
     add_db_option(parser)
     parser.set_defaults(handler=batch)
 
 
 def batch(args: argparse.Namespace) -> int:
+    from dfdesk.services.analysis import AnalysisRequest
+    from dfdesk.services.batch import BatchCancelled, BatchError, BatchOptions, run_batch
+    from dfdesk.services.batch_triage import case_name, triage_rows
+    from dfdesk.services.identity import current_analyst
+    from dfdesk.services.recovery import mark_interrupted
+
     db = open_database(args.db)
     mark_interrupted(db)
-    options = BatchOptions(case=args.case, inputs=tuple(args.paths), recursive=args.recursive, workers=args.workers,
-                           ray=args.ray, request=AnalysisRequest(device=args.device))
+    options = BatchOptions(case=selected_case_name(db, args), inputs=tuple(args.paths), recursive=args.recursive,
+                           workers=args.workers, ray=args.ray, request=AnalysisRequest(device=args.device))
     try:
         summary = _drive(run_batch(db, options, current_analyst()))
     except BatchError as exc:
@@ -48,18 +50,32 @@ def batch(args: argparse.Namespace) -> int:
                        EXIT_FAILURE) from None
     with db.unit_of_work() as session:
         rows, name = triage_rows(session, summary.case_id), case_name(session, summary.case_id)
-    if args.csv:
-        write_csv(rows, args.csv)
-    if args.json:
-        write_json(rows, args.json, name, summary.refused)
+    _write_tables(args, rows, name, summary.refused)
     _print_table(rows)
     print(f"{summary.total} file(s) in {summary.seconds:.0f} s ({summary.executor}): {summary.analysed} analysed, "
           f"{summary.skipped} skipped (already done), {len(summary.refused)} refused")
     return EXIT_OK
 
 
+def _write_tables(args: argparse.Namespace, rows: list, name: str, refused) -> None:
+    """The --csv and --json files; a failure (disk full, the folder gone) is exit 1: the analyses are saved."""
+    from dfdesk.services.batch_triage import write_csv, write_json
+
+    try:
+        if args.csv:
+            write_csv(rows, args.csv)
+        if args.json:
+            write_json(rows, args.json, name, refused)
+    except OSError as exc:
+        raise CliError(f"the batch's analyses are saved, but a triage table was not written: {exc.filename or ''} "
+                       f"{exc.strerror or exc}", EXIT_FAILURE) from None
+
+
 def _drive(steps) -> object:
     """Run the batch with a progress bar on a terminal (counts, rate, ETA); refusals are listed as they come."""
+    from dfdesk.core.types import Progress
+    from dfdesk.services.batch import REFUSED, VideoSettled
+
     bar = None
     try:
         while True:
@@ -75,7 +91,7 @@ def _drive(steps) -> object:
             bar.close()
 
 
-def _update(bar, event: Progress):
+def _update(bar, event):
     if not interactive():
         return None
     if bar is None:
@@ -86,7 +102,7 @@ def _update(bar, event: Progress):
     return bar
 
 
-def _print_refusal(bar, event: VideoSettled) -> None:
+def _print_refusal(bar, event) -> None:
     line = f"refused: {event.path}: {event.detail}"
     if bar is not None:
         bar.write(line)
@@ -94,7 +110,7 @@ def _print_refusal(bar, event: VideoSettled) -> None:
         print(line)
 
 
-def _print_table(rows: list[TriageRow]) -> None:
+def _print_table(rows: list) -> None:
     if not rows:
         print("no analysed video in this case yet")
         return

@@ -14,11 +14,14 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dfdesk import paths
+from dfdesk.cli import arguments
 from dfdesk.services import identity
-from dfdesk.services.profiles import ProfileError, authenticate
-from dfdesk.store.database import Database
+
+if TYPE_CHECKING:
+    from dfdesk.store.database import Database
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 PROFILE_ENV = "DFDESK_PROFILE"
@@ -34,18 +37,23 @@ class CliError(Exception):
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=None, metavar="PATH",
+    parser.add_argument("--db", type=arguments.database_file, default=None, metavar="PATH",
                         help="case database file (default: the per-user data folder)")
 
 
 def open_database(path: Path | None) -> Database:
-    """The case database, after signing in as ``$DFDESK_PROFILE`` when it is set (CliError if that fails)."""
+    """The case database, after signing in as ``$DFDESK_PROFILE`` when it is set (CliError if that fails).
+    SQLAlchemy loads here, not when the arguments are parsed."""
+    from dfdesk.store.database import Database
+
     db = Database(path or paths.default_database_path())
     sign_in_from_environment(db)
     return db
 
 
 def sign_in_from_environment(db: Database) -> None:
+    from dfdesk.services.profiles import ProfileError, authenticate
+
     identity.sign_out()  # a command never inherits an earlier command's login
     name = os.environ.get(PROFILE_ENV)
     if not name:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dfdesk.cli import arguments
 from dfdesk.cli.common import EXIT_OK, PASSWORD_ENV, CliError, add_db_option, open_database, read_password
-from dfdesk.services import authorization, identity, installation
+from dfdesk.services import authorization, identity, installation, text_limits
 from dfdesk.services.authorization import LoginRequired
 from dfdesk.services.installation import AdminGrant
 from dfdesk.services.profiles import ROLES, ProfileError, any_profile, create_profile
@@ -36,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     profile = commands.add_parser("profile", help="local user profiles (analyst, admin)")
     sub = profile.add_subparsers(dest="profile_command", required=True)
     add = sub.add_parser("add", help=f"add a profile (password from ${PASSWORD_ENV} or a prompt)")
-    add.add_argument("name")
+    add.add_argument("name", type=arguments.text("the profile name", text_limits.ACTOR, required=True))
     add.add_argument("--role", choices=ROLES, required=True)
     add.add_argument("--admin", metavar="NAME",
                      help=f"an admin profile allowing this (needed once profiles exist; ${ADMIN_PASSWORD_ENV})")

@@ -13,12 +13,12 @@ import argparse
 import re
 from pathlib import Path
 
+from dfdesk.cli import arguments
 from dfdesk.cli.common import EXIT_FAILURE, EXIT_OK, CliError, add_db_option, open_database, print_error
 from dfdesk.services.identity import current_analyst
-from dfdesk.services.report import ReportError, export_report
 
 VERIFY = "verify"
-MAX_ID = 2**63 - 1  # SQLite's largest integer
+MAX_ID = arguments.MAX_ID
 USAGE = ("dfdesk report ANALYSIS_ID --out FILE.pdf [--force] [--examiner NAME] [--db PATH]\n"
          "       dfdesk report verify FILE.pdf [--db PATH]")
 
@@ -29,9 +29,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("target", metavar="ANALYSIS_ID|verify",
                         help="the analysis to report on, or `verify` to check FILE.pdf")
     report.add_argument("file", nargs="?", type=Path, metavar="FILE.pdf", help="with verify: the report to check")
-    report.add_argument("--out", type=Path, metavar="FILE.pdf", help="where to write the report")
+    report.add_argument("--out", type=arguments.output_file, metavar="FILE.pdf", help="where to write the report")
     report.add_argument("--force", action="store_true", help="replace an existing file at --out (audited)")
-    report.add_argument("--examiner", default=None, help="name printed as examiner (default: the current analyst)")
+    report.add_argument("--examiner", type=arguments.examiner, default=None,
+                        help="name printed as examiner (default: the current analyst)")
     add_db_option(report)
     report.set_defaults(handler=report_command)
 
@@ -48,6 +49,8 @@ def report_analysis(args: argparse.Namespace) -> int:
         raise CliError(f"unexpected argument {args.file}: the report goes to --out FILE.pdf")
     if args.out is None:
         raise CliError("--out FILE.pdf is required")
+    from dfdesk.services.report import ReportError, export_report  # PyTorch and the PDF stack load here
+
     db = open_database(args.db)
     try:
         result = export_report(db, analysis_id, args.out, current_analyst(), examiner=args.examiner,

@@ -103,8 +103,11 @@ class FaceDetector:
         copies = [detection_copy(f.image, scale, self.settings.normalise_dark) for f in frames]
         batch = torch.from_numpy(np.stack(copies)).to(self.device)
         min_face = self.settings.min_face_for(width, height)
+        detect_min = max(PNET_CELL, min_face * scale)
+        if not frame_can_hold_a_face(copies[0].shape[:2], detect_min):
+            return [FrameFaces(f.index, f.time_s, ()) for f in frames]
         with self._lock:
-            self._mtcnn.min_face_size = max(PNET_CELL, min_face * scale)
+            self._mtcnn.min_face_size = detect_min
             boxes, scores, points = self._mtcnn.detect(batch, landmarks=True)
         return [FrameFaces(f.index, f.time_s, self._faces(b, s, p, scale, min_face, floor))
                 for f, b, s, p in zip(frames, boxes, scores, points)]
@@ -119,6 +122,13 @@ class FaceDetector:
         faces = [f for f in faces if f.score >= floor and min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= min_face]
         faces.sort(key=lambda f: f.score, reverse=True)
         return tuple(faces if self.settings.keep_all else faces[:1])
+
+
+def frame_can_hold_a_face(shape: tuple[int, int], min_face_px: float) -> bool:
+    """False when an image of ``shape`` (height, width) is smaller than the smallest face searched for: MTCNN's
+    image pyramid is then empty and it fails inside PyTorch (1x1, 2x2, 8x8 videos), while the answer is simply
+    that no face can be there."""
+    return min(shape) >= min_face_px
 
 
 @lru_cache(maxsize=4)

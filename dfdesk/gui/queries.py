@@ -59,7 +59,7 @@ def case_rows(session: Session, search: str = "") -> list[CaseRow]:
 
 def case_row(session: Session, case_id: int) -> CaseRow | None:
     try:
-        case = cases.find_case(session, case_id)
+        case = cases.get_case(session, case_id)
     except cases.CaseError:
         return None
     return CaseRow(case.id, case.name, case.number, case.closed, len(case.evidence))

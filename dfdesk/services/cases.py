@@ -54,12 +54,19 @@ def create_case(session: Session, name: str, actor: str, number: str = "", descr
     return case
 
 
-def find_case(session: Session, name_or_id: str | int) -> Case:
-    case = session.scalar(select(Case).where(Case.name == str(name_or_id)))
-    if case is None and str(name_or_id).isdigit():
-        case = session.get(Case, int(name_or_id))
+def find_case(session: Session, name: str) -> Case:
+    """The case called ``name``: always a name, even one made of digits ("1", "١"); ids go through get_case."""
+    case = session.scalar(select(Case).where(Case.name == name))
     if case is None:
-        raise CaseError(f"no case named {name_or_id!r}")
+        raise CaseError(f"no case named {name!r}")
+    return case
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    """The case with id ``case_id``."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise CaseError(f"no case with id {case_id}")
     return case
 
 
@@ -81,7 +88,7 @@ def list_cases(session: Session, search: str = "", include_closed: bool = True) 
 
 
 def rename_case(session: Session, case_id: int, new_name: str, actor: str) -> Case:
-    case = find_case(session, case_id)
+    case = get_case(session, case_id)
     new_name = _clean_name(new_name)
     if new_name != case.name and session.scalar(select(Case.id).where(Case.name == new_name)) is not None:
         raise CaseError(f"a case named {new_name!r} already exists")
@@ -92,7 +99,7 @@ def rename_case(session: Session, case_id: int, new_name: str, actor: str) -> Ca
 
 
 def set_case_closed(session: Session, case_id: int, closed: bool, actor: str) -> Case:
-    case = find_case(session, case_id)
+    case = get_case(session, case_id)
     case.closed = closed
     audit.record(session, actor, "case.close" if closed else "case.reopen", case_id=case.id)
     return case
@@ -103,7 +110,7 @@ def update_case_details(session: Session, case_id: int, number: str, description
     """Set the lab's case number, the description and (unless ``examiner`` is None) the examiner; an empty
     examiner means "not recorded".  Audited with the old and new values of what changed; nothing when nothing did.
     """
-    case = find_case(session, case_id)
+    case = get_case(session, case_id)
     values = {"number": _checked("case number", number, text_limits.CASE_NUMBER),
               "description": _checked("description", description, text_limits.DESCRIPTION)}
     if examiner is not None:

@@ -144,7 +144,7 @@ class CaseBrowser(QWidget):
         if row is None:
             return None
         with self.db.unit_of_work() as session:
-            case = cases.find_case(session, row.id)
+            case = cases.get_case(session, row.id)
             details = CaseDetails(case.name, case.number, case.description, case.created_by, case.examiner or "")
         dialog = self.details_dialog = CaseDetailsDialog(details, self)
         dialog.accepted.connect(lambda: self._save_details(row.id, *dialog.values()))
