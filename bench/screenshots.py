@@ -5,8 +5,9 @@
 
 Besides the main window, the analysis page, the models and settings dialogs, it shoots the views of the analyst's
 day: the Jobs dock with a running analysis (newest first, the evidence row "analysing…"), the case details, the
-evidence details and the evidence rows' context menu, the Help menu's About and Keyboard shortcuts, and the
-timeline with the hover readout and zoomed in.
+evidence details and the evidence rows' context menu, the Help menu's About and Keyboard shortcuts, the
+timeline with the hover readout, zoomed in and with a detector hidden, the gallery showing one detector's heat
+maps, and the player enlarged full screen and zoomed in.
 
 Runs the real analysis when dfdesk.services.analysis is present, else saves synthetic scores
 (tests/fixtures/analyses.py) over the real clip.  Nothing from ../shared/data is copied.
@@ -139,6 +140,32 @@ def shoot_timeline(app, jobs, page, out: Path, tag: str) -> None:
     timeline.reset_zoom()
 
 
+def shoot_analysis_views(app, jobs, page, out: Path, tag: str) -> None:
+    """The timeline with its first detector hidden, the gallery with one heat map per face, the enlarged player."""
+    timeline = page.timeline
+    names = timeline.detector_names()
+    if names:
+        timeline.set_detector_visible(names[0], False)
+        settle(app, jobs)
+        timeline.grab().save(str(out / f"timeline-hidden-{tag}.png"))
+        timeline.set_detector_visible(names[0], True)
+    gallery = page.gallery
+    mapped = [name for card in gallery.cards for name in card.item.heatmaps]
+    if mapped:
+        gallery.choose_scorer(mapped[0])
+    settle(app, jobs)
+    gallery.grab().save(str(out / f"gallery-{tag}.png"))
+    page.toggle_enlarged()
+    settle(app, jobs, player=page.player)
+    page.enlarged.grab().save(str(out / f"player-enlarged-{tag}.png"))
+    page.player.canvas.set_zoom(3.0)
+    settle(app, jobs)
+    page.enlarged.grab().save(str(out / f"player-zoomed-{tag}.png"))
+    page.player.canvas.fit()
+    page.toggle_enlarged()
+    settle(app, jobs)
+
+
 def main() -> int:
     args = parse()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -183,6 +210,7 @@ def main() -> int:
             settle(app, jobs, player=page.player)
             window.grab().save(str(args.out / f"analysis-{tag}.png"))
             shoot_timeline(app, jobs, page, args.out, tag)
+            shoot_analysis_views(app, jobs, page, args.out, tag)
             for name, dialog in (("models", ModelManager(settings, jobs, window, db=db, analyst=window.analyst)),
                                  ("settings", SettingsDialog(db, settings, window.analyst, parent=window))):
                 dialog.show()

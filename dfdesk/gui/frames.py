@@ -3,15 +3,22 @@
 Playing forward keeps one decoding stream open and only advances it; a jump farther than
 ``FORWARD_LIMIT`` frames (or backwards) re-seeks to the keyframe before the target, and decodes
 the ``KEEP_BEFORE`` frames before the target too, so that stepping back from it is instant.
+
+A frame on screen can be exported as a lossless PNG of its decoded pixels, its frame index, pts, time and the
+evidence SHA-256 in the PNG's text chunks (``save_frame_png``).
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
+from dfdesk import __version__
 from dfdesk.core.probe import VideoError
 from dfdesk.core.types import Frame, VideoInfo
 from dfdesk.core.video import VideoReader
@@ -32,9 +39,9 @@ def video_info(evidence: EvidenceView) -> VideoInfo:
 class FrameSource:
     """Decodes frames of one evidence file by index.  Raises VideoError when it cannot."""
 
-    def __init__(self, info: VideoInfo):
+    def __init__(self, info: VideoInfo, stream: int | None = None):
         self.info = info
-        self._reader = VideoReader(info.path, info, threads=1)
+        self._reader = VideoReader(info.path, info, threads=1, stream=stream)  # the stream the analysis read
         self._stream: Iterator[Frame] | None = None
         self._position = -1
         self._cache: OrderedDict[int, Frame] = OrderedDict()
@@ -42,6 +49,11 @@ class FrameSource:
     @property
     def frame_count(self) -> int:
         return self._reader.frame_count
+
+    @property
+    def time_base(self) -> str:
+        """The stream's time base, in which frame ``pts`` count (e.g. "1/12800")."""
+        return str(self._reader.table.time_base)
 
     def time_of(self, index: int) -> float:
         table = self._reader.table
@@ -70,6 +82,22 @@ class FrameSource:
     def close(self) -> None:
         self._stream = None
         self._reader.close()
+
+
+def frame_png_text(frame: Frame, time_base: str, evidence_sha256: str, evidence_file: str) -> dict[str, str]:
+    """What an exported still says about its pixels: which frame of which evidence file, and when."""
+    return {"frame_index": str(frame.index), "pts": "" if frame.pts is None else str(frame.pts),
+            "time_base": time_base, "time_s": f"{frame.time_s:.6f}", "evidence_sha256": evidence_sha256,
+            "evidence_file": evidence_file, "Software": f"dfdesk {__version__}"}
+
+
+def save_frame_png(frame: Frame, path: Path, text: dict[str, str]) -> None:
+    """Write the decoded pixels of ``frame`` exactly (lossless PNG, no overlay) with ``text`` as PNG text chunks
+    (iTXt, so any file name is kept)."""
+    info = PngInfo()
+    for key, value in text.items():
+        info.add_itxt(key, value)
+    Image.fromarray(np.ascontiguousarray(frame.image), "RGB").save(path, format="PNG", pnginfo=info)
 
 
 def crop_box(image: np.ndarray, box, margin: float = 0.15) -> np.ndarray:

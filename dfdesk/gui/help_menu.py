@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from html import escape
 from importlib.metadata import PackageNotFoundError, metadata
-from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
@@ -29,11 +28,12 @@ ANALYSIS_PAGE_KEYS = {
     "Home": "First frame",
     "End": "Last frame",
 }
-
-
-def docs_dir() -> Path:
-    """The documentation folder of this installation (the source tree, or the bundle when it ships docs/)."""
-    return paths.install_root() / "docs"
+# The player's mouse and its enlarged window (not page shortcuts, so listed apart).
+PLAYER_GESTURES = {
+    "Mouse wheel": "Zoom the player about the cursor",
+    "Drag": "Pan a zoomed frame",
+    "Esc": "Back from the enlarged player",
+}
 
 
 def open_url(url: QUrl) -> bool:
@@ -64,7 +64,7 @@ def about_html() -> str:
             "<p><b>Shipped models</b> (licence and source as their model cards state):</p>"
             "<table cellspacing='0' cellpadding='3' border='1'><tr><th>Model</th><th>Licence</th><th>Source</th></tr>"
             f"{rows or '<tr><td colspan=3>none installed</td></tr>'}</table>"
-            f"<p>Documentation: {escape(str(docs_dir()))}</p>")
+            f"<p>Documentation: {escape(str(paths.docs_dir()))}</p>")
 
 
 def window_shortcuts(window: QMainWindow) -> list[tuple[str, str]]:
@@ -81,7 +81,8 @@ def window_shortcuts(window: QMainWindow) -> list[tuple[str, str]]:
 def shortcuts_html(window: QMainWindow) -> str:
     page_keys = [(QKeySequence(keys).toString(QKeySequence.SequenceFormat.NativeText), text)
                  for keys, text in ANALYSIS_PAGE_KEYS.items()]
-    return _table("Everywhere", window_shortcuts(window)) + _table("On an analysis page (player)", page_keys)
+    return (_table("Everywhere", window_shortcuts(window)) + _table("On an analysis page (player)", page_keys)
+            + _table("In the player", list(PLAYER_GESTURES.items())))
 
 
 def _table(title: str, rows: list[tuple[str, str]]) -> str:
@@ -141,7 +142,7 @@ class HelpMenu(QMenu):
         return dialog
 
     def open_docs(self) -> bool:
-        folder = docs_dir()
+        folder = paths.docs_dir()
         if not folder.is_dir():
             dialogs.show_error(self.window_, "Documentation", f"This installation has no documentation folder "
                                f"({folder}).")

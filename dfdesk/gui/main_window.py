@@ -6,15 +6,17 @@ the evidence table when any connection committed: cases and evidence from the CL
 seconds."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QTabWidget
 
 from dfdesk import __version__
 from dfdesk.gui import dialogs, help_menu, tasks
 from dfdesk.gui.jobs import Job, JobQueue
+from dfdesk.gui.report_done import show_report_written
 from dfdesk.gui.settings import Analyst, AppSettings
 from dfdesk.gui.views.analysis_view import AnalysisPage
 from dfdesk.gui.views.case_browser import CaseBrowser
@@ -24,14 +26,17 @@ from dfdesk.gui.views.model_manager import ModelManager
 from dfdesk.gui.views.settings_dialog import SettingsDialog
 from dfdesk.gui.views.triage_view import TriagePage
 from dfdesk.services import cases as case_service
-from dfdesk.services.analysis import AnalysisRequest
+from dfdesk.services.analysis import AnalysisRequest, video_streams_of
 from dfdesk.services.batch import BatchOptions, run_batch
 from dfdesk.services.devices import device_description
+from dfdesk.services.report_names import suggested_name_for
 from dfdesk.store.database import Database
 
 ADMIN_ONLY = "Needs the admin role: Settings → Role → admin (profile login)"
 DATABASE_POLL_MS = 2000  # how soon another process's changes show
 JOBS_DOCK_HEIGHT = 120  # first start: the newest job and the one before it in view
+DEFAULT_SIZE = QSize(1366, 768)
+FRAME_ALLOWANCE = QSize(16, 40)  # the window manager's title bar and borders, before the window is shown
 
 
 def ask_report_path(parent, suggested: str) -> Path | None:
@@ -53,7 +58,7 @@ class MainWindow(QMainWindow):
         self.db, self.settings, self.jobs = db, settings, jobs
         self.analyst = Analyst(settings.analyst_name)
         self.setWindowTitle(f"dfdesk {__version__}")
-        self.resize(1366, 768)
+        self.resize(DEFAULT_SIZE)
         self.cases = CaseBrowser(db, self.analyst_name)
         self.evidence = EvidencePage(db, jobs, self.analyst_name)
         self.jobs_panel = JobsPanel(jobs)
@@ -129,11 +134,23 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         if (geometry := self.settings.layout("main/geometry")) is not None:
             self.restoreGeometry(geometry)
+        self.fit_to_screen()
         if (state := self.settings.layout("main/state")) is not None:
             self.restoreState(state)
         else:  # first start: a jobs strip showing two jobs, a narrow case list
             self.resizeDocks([self.jobs_dock], [JOBS_DOCK_HEIGHT], Qt.Orientation.Vertical)
             self.resizeDocks([self.case_dock], [240], Qt.Orientation.Horizontal)
+
+    def fit_to_screen(self) -> None:
+        """Keep the whole window, its frame and status bar included, inside the screen's available area (a
+        1366x768 laptop, a 1080p screen at 150 %, a layout saved on a larger screen)."""
+        if self.screen() is None:
+            return
+        room = self.screen().availableGeometry()
+        self.resize(self.size().boundedTo(room.size() - FRAME_ALLOWANCE))
+        right = room.right() + 1 - self.width() - FRAME_ALLOWANCE.width()  # move() places the frame's corner
+        bottom = room.bottom() + 1 - self.height() - FRAME_ALLOWANCE.height()
+        self.move(max(room.left(), min(self.x(), right)), max(room.top(), min(self.y(), bottom)))
 
     def _show_identity(self) -> None:
         try:
@@ -194,28 +211,52 @@ class MainWindow(QMainWindow):
         self.tabs.setTabToolTip(self.tabs.currentIndex(), page.view.evidence.path if page.view else "")
         return page
 
-    def close_tab(self, index: int) -> None:
+    def close_tab(self, index: int) -> bool:
+        """Close an analysis or triage tab; an analysis page with an unsaved finding asks first."""
+        page = self.tabs.widget(index)
+        if isinstance(page, AnalysisPage) and not page.confirm_close():
+            return False
+        self._remove_tab(index)
+        return True
+
+    def _remove_tab(self, index: int) -> None:
         page = self.tabs.widget(index)
         if isinstance(page, AnalysisPage | TriagePage):
             page.shutdown()
             self.tabs.removeTab(index)
             page.deleteLater()
 
+    def unsaved_findings(self) -> list[AnalysisPage]:
+        """The analysis pages whose finding form holds text not saved."""
+        pages = (self.tabs.widget(index) for index in range(1, self.tabs.count()))
+        return [page for page in pages if isinstance(page, AnalysisPage) and page.has_unsaved_finding()]
+
     def current_analysis(self) -> AnalysisPage | None:
         page = self.tabs.currentWidget()
         return page if isinstance(page, AnalysisPage) else None
 
     def analyse(self, evidence_ids: list[int]) -> list[Job]:
-        if not tasks.analysis_available():
-            dialogs.show_info(self, "Analysis not available", "The analysis service is not installed in this "
-                              "build yet, so videos cannot be analysed from here.")
-            return []
         if self.settings.enabled_models == ():
             dialogs.show_error(self, "No model enabled", "Enable at least one model in Tools → Models.")
             return []
         request = tasks.analysis_request(self.settings.enabled_models, self.settings.frames, self.settings.sampling,
                                          self.settings.device)
-        return [self._submit_analysis(evidence_id, request) for evidence_id in evidence_ids]
+        jobs = []
+        for evidence_id in evidence_ids:
+            stream = self._stream_to_analyse(evidence_id)
+            if stream is not False:  # False: the analyst cancelled the choice of stream
+                jobs.append(self._submit_analysis(evidence_id, replace(request, stream=stream)))
+        return jobs
+
+    def _stream_to_analyse(self, evidence_id: int) -> int | None | bool:
+        """None (the file's default stream) for a file with one video stream; for several, the analyst's choice
+        (the default preselected), or False when they cancel."""
+        row = next((r for r in self.evidence.model.rows if r.id == evidence_id), None)
+        streams = video_streams_of(row.path) if row is not None else []
+        if len(streams) < 2:
+            return None
+        dialog = dialogs.stream_choice(self, row.file_name, streams)
+        return dialogs.chosen_stream(dialog, streams) if dialog.exec() else False
 
     def _submit_analysis(self, evidence_id: int, request) -> Job:
         actor = self.analyst.name
@@ -226,9 +267,6 @@ class MainWindow(QMainWindow):
 
     def resume(self, analysis_id: int) -> Job | None:
         """Finish an interrupted, failed or cancelled analysis in place (the CLI's ``dfdesk resume``)."""
-        if not tasks.analysis_available():
-            dialogs.show_info(self, "Analysis not available", "The analysis service is not installed in this build.")
-            return None
         row = next((r for r in self.evidence.model.rows if r.resumable_id == analysis_id), None)
         actor, name = self.analyst.name, row.file_name if row else f"analysis {analysis_id}"
         job = self._analysis_job(f"Resuming {name}",
@@ -293,18 +331,14 @@ class MainWindow(QMainWindow):
         if page is None:
             dialogs.show_info(self, "Export report", "Open an analysis first: the report describes one analysis.")
             return None
-        if not tasks.report_available():
-            dialogs.show_info(self, "Export report", "The report service is not part of this build yet, so no "
-                              "report can be written. The analysis itself is saved in the case database.")
-            return None
-        out = self.ask_report_path(self, f"analysis-{page.analysis_id}.pdf")
+        out = self.ask_report_path(self, suggested_name_for(self.db, page.analysis_id))
         return self.start_export(page.analysis_id, out) if out else None
 
     def start_export(self, analysis_id: int, out: Path) -> Job:
         actor = self.analyst.name
         job = self.jobs.submit(f"Report {out.name}",
                                lambda ctx: tasks.export_report(self.db, analysis_id, out, actor, ctx))
-        job.done.connect(lambda result: dialogs.show_info(self, "Report written", tasks.report_message(result)))
+        job.done.connect(lambda result: show_report_written(self, result))
         return job
 
     def open_models(self) -> None:
@@ -325,13 +359,11 @@ class MainWindow(QMainWindow):
 
     # --- closing ---------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        running = self.jobs.unfinished_count()  # a job already told to stop is not asked about again
-        if running and not dialogs.ask(self, "Quit dfdesk", f"{running} background job(s) are still running. "
-                                       "Cancel them and quit? Nothing half-done is saved."):
+        if not self._may_quit():
             event.ignore()
             return
         for index in range(self.tabs.count() - 1, 0, -1):
-            self.close_tab(index)
+            self._remove_tab(index)
         self.jobs.shutdown()
         self.poll_timer.stop()
         self._watch.close()
@@ -339,3 +371,13 @@ class MainWindow(QMainWindow):
         self.settings.save_layout("main/state", self.saveState())
         self.settings.sync()
         event.accept()
+
+    def _may_quit(self) -> bool:
+        """Asks about unsaved findings, then about jobs nobody has cancelled; True when the analyst goes on."""
+        unsaved = self.unsaved_findings()
+        if unsaved and not dialogs.ask(self, "Unsaved findings", "Your finding is not saved on: "
+                                       + ", ".join(page.title for page in unsaved) + ". Quit and discard it?"):
+            return False
+        running = self.jobs.unfinished_count()  # a job already told to stop is not asked about again
+        return not running or dialogs.ask(self, "Quit dfdesk", f"{running} background job(s) are still running. "
+                                          "Cancel them and quit? Nothing half-done is saved.")

@@ -138,10 +138,6 @@ def _box(view: AnalysisView, track_index: int, frame_index: int):
     return None
 
 
-def heatmap_detectors(view: AnalysisView) -> list[str]:
-    return sorted({h.detector for h in view.heatmaps})
-
-
 def format_duration(seconds: float) -> str:
     minutes, secs = divmod(max(seconds, 0.0), 60)
     return f"{int(minutes)}:{secs:06.3f}" if minutes else f"{secs:.2f} s"

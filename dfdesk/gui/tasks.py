@@ -2,8 +2,6 @@
 returns its result; the job queue runs them in worker threads.  Each opens its own units of work."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,11 +10,9 @@ from dfdesk.core.probe import VideoError
 from dfdesk.core.types import Progress
 from dfdesk.gui.settings import MODEL_DEFAULT
 from dfdesk.gui.workers import JobCancelled, JobContext
+from dfdesk.services import analysis, report
 from dfdesk.services.ingest import ingest_video
 from dfdesk.store.database import Database
-
-ANALYSIS_SERVICE = "dfdesk.services.analysis"
-REPORT_SERVICE = "dfdesk.services.report"
 
 
 @dataclass
@@ -66,37 +62,25 @@ def _without_path(message: str, path: Path) -> str:
     return message[len(prefix):] if message.startswith(prefix) else message
 
 
-def analysis_available() -> bool:
-    return importlib.util.find_spec(ANALYSIS_SERVICE) is not None
-
-
-def report_available() -> bool:
-    return importlib.util.find_spec(REPORT_SERVICE) is not None
-
-
 def analysis_request(models: tuple[str, ...] | None, frames: int, sampling: str, device: str):
     """The request the CLI makes with the same choices: 0 frames and the "model" sampling leave each model its
     card's own, as `dfdesk analyze` does without --frames and --sampling."""
-    analysis = importlib.import_module(ANALYSIS_SERVICE)
     return analysis.AnalysisRequest(models=models, frames=frames or None,
                                     sampling=None if sampling == MODEL_DEFAULT else sampling, device=device)
 
 
 def run_analysis(db: Database, evidence_id: int, request, actor: str, context: JobContext) -> Generator:
     """The analysis service's generator, with the job's cancel flag handed down."""
-    analysis = importlib.import_module(ANALYSIS_SERVICE)
     return (yield from analysis.run_analysis(db, evidence_id, request, actor, cancel=context.is_cancelled))
 
 
 def resume_analysis(db: Database, analysis_id: int, actor: str, context: JobContext) -> Generator:
     """The service's resume generator: the analysis finishes in place with the settings it was started with."""
-    analysis = importlib.import_module(ANALYSIS_SERVICE)
     return (yield from analysis.resume_analysis(db, analysis_id, actor, cancel=context.is_cancelled))
 
 
 def export_report(db: Database, analysis_id: int, out_path: Path, actor: str, context: JobContext) -> Generator:
     """Writes the PDF report (the service re-verifies the evidence hash first); returns its ReportResult."""
-    report = importlib.import_module(REPORT_SERVICE)
     yield Progress("report", 0, 1, f"writing {out_path.name}")
     if context.is_cancelled():
         raise JobCancelled()

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from sqlalchemy import select
 
+from dfdesk.gui import dialogs
 from dfdesk.gui.main_window import MainWindow
 from dfdesk.gui.views.analysis_view import AnalysisPage
 from dfdesk.gui.views.gallery import GalleryView, strip_geometry
@@ -118,7 +119,7 @@ def test_the_gallery_shows_suspicious_faces_with_heat_maps_and_seeks(qtbot, page
     without = cards[0].image.pixmap().toImage()
     assert with_map != without
     page.gallery.opacity.setValue(100)
-    page.gallery.toggles["meso4_df"].setChecked(False)
+    page.gallery.choose_scorer("fused")  # no heat map of its own
     assert cards[0].image.pixmap().toImage() == without
     qtbot.mouseClick(cards[3], Qt.MouseButton.LeftButton)
     shown(qtbot, page, cards[3].item.frame_index)
@@ -129,7 +130,7 @@ def fully_shown(gallery: GalleryView) -> int:
     return sum(card.visibleRegion().boundingRect() == card.rect() for card in gallery.cards)
 
 
-@pytest.mark.parametrize(("size", "cards", "side"), [((1366, 768), 3, 120), ((1920, 1080), 6, 110)])
+@pytest.mark.parametrize(("size", "cards", "side"), [((1366, 768), 3, 96), ((1920, 1080), 3, 150)])
 def test_the_gallery_shows_a_row_of_large_faces_in_a_laptop_sized_window(qtbot, db, jobs, settings, clip_dir,
                                                                          size, cards, side):
     window = MainWindow(db, settings, jobs)
@@ -159,7 +160,7 @@ def test_thumbnails_grow_with_the_height_and_wrap_into_rows_when_it_holds_them()
 def test_the_verdict_panel_shows_the_fused_verdict_and_never_scores_untrained_detectors(page: AnalysisPage):
     panel = page.verdict
     assert panel.headline.text() == "Likely manipulated"
-    assert panel.probability.text() == "P(fake) 71% (band 62%–79%)"
+    assert panel.probability.text() == "Mean probability 71% (band 62%–79%)"
     assert "only one detector contributed" in panel.agreement.text()
     assert panel.bars["meso4_df"].value() == 710
     untrained = panel.bars["lipforensics_ta"]
@@ -213,3 +214,84 @@ def test_a_gallery_face_whose_pixels_differ_from_the_analysis_is_not_shown(page:
     page.gallery.set_face(card.item.track_index, card.item.frame_index, None, None,
                           "frame 4 decoded to other pixels than the face crop the analysis scored")
     assert card.face is None and "face not shown" in card.caption.text() and "other pixels" in card.caption.text()
+
+
+def test_gallery_cards_name_the_detector_whose_score_and_heat_map_they_show(page: AnalysisPage):
+    gallery = page.gallery
+    assert [gallery.scorer.itemText(i) for i in range(gallery.scorer.count())] == ["meso4_df", "fused"]
+    assert gallery.scorer.currentText() == "meso4_df"  # the detector with heat maps first
+    card = gallery.cards[0]  # frame 2: the heat map's own score, 0.8
+    assert card.caption.text() == "frame 2 · 0.08 s\nmeso4_df 80%" and "P(fake) by meso4_df" in card.caption.toolTip()
+    fused = next(p for p in page.view.points["fused"] if p.frame_index == 2).fake_probability
+    gallery.choose_scorer("fused")
+    assert card.caption.text() == f"frame 2 · 0.08 s\nfused {100 * fused:.0f}%"
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+def test_the_finding_form_is_on_screen_without_scrolling(qtbot, db, jobs, settings, clip_dir, size):
+    window = MainWindow(db, settings, jobs)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    page = window.open_analysis(make_saved_analysis(db, clip_dir / "face.mp4"))
+    qtbot.waitUntil(lambda: page.crop_job.state == "done", timeout=10_000)
+    panel = page.verdict
+    for widget in (page.finding, panel.note_edit, panel.save_button, *panel.conclusions.buttons()):
+        assert widget.isVisible() and widget.visibleRegion().boundingRect() == widget.rect()  # whole, not clipped
+        corner = widget.mapTo(window, QPoint(0, 0))
+        assert window.rect().contains(corner) and window.rect().contains(corner + QPoint(widget.width() - 1,
+                                                                                          widget.height() - 1))
+    assert page.finding.title() == "Your finding"
+    page.shutdown()
+
+
+@pytest.fixture
+def window_with_page(qtbot, db, jobs, settings, clip_dir):
+    window = MainWindow(db, settings, jobs)
+    qtbot.addWidget(window)
+    window.show()
+    page = window.open_analysis(make_saved_analysis(db, clip_dir / "face.mp4"))
+    qtbot.waitUntil(lambda: page.crop_job.state == "done", timeout=10_000)
+    yield window, page
+    page.verdict.clear_finding()  # nothing unsaved left: closing the window asks nothing
+
+
+def asked(monkeypatch, answer: bool) -> list[str]:
+    questions: list[str] = []
+    monkeypatch.setattr(dialogs, "ask", lambda _parent, title, _text: questions.append(title) or answer)
+    return questions
+
+
+def test_closing_a_tab_with_an_unsaved_finding_asks_first(window_with_page, monkeypatch):
+    window, page = window_with_page
+    page.verdict.note_edit.setPlainText("Blending seam at the jaw.")
+    questions = asked(monkeypatch, False)
+    assert window.close_tab(1) is False
+    assert questions == ["Unsaved finding"] and window.tabs.widget(1) is page
+    assert page.verdict.note_edit.toPlainText() == "Blending seam at the jaw."  # kept
+    questions = asked(monkeypatch, True)
+    assert window.close_tab(1) is True and window.tabs.count() == 1 and questions == ["Unsaved finding"]
+
+
+def test_a_chosen_conclusion_alone_counts_as_unsaved(window_with_page):
+    _window, page = window_with_page
+    assert not page.has_unsaved_finding()
+    page.verdict.conclusions.buttons()[0].click()
+    assert page.has_unsaved_finding()
+
+
+def test_closing_a_tab_without_a_finding_asks_nothing(window_with_page, monkeypatch):
+    window, _page = window_with_page
+    questions = asked(monkeypatch, False)
+    assert window.close_tab(1) is True and questions == []
+
+
+def test_quitting_with_an_unsaved_finding_asks_and_stays_open_on_no(qtbot, window_with_page, monkeypatch):
+    window, page = window_with_page
+    page.verdict.note_edit.setPlainText("Teeth blur between frames 40 and 60.")
+    questions = asked(monkeypatch, False)
+    window.close()
+    assert window.isVisible() and window.tabs.widget(1) is page and questions == ["Unsaved findings"]
+    questions = asked(monkeypatch, True)
+    window.close()
+    assert not window.isVisible() and questions == ["Unsaved findings"]

@@ -179,8 +179,6 @@ def test_ctrl_e_without_an_open_analysis_says_so(qtbot, window: MainWindow):
 
 
 def test_ctrl_e_exports_the_open_analysis_in_a_worker(qtbot, window: MainWindow, db, clip_dir, tmp_path, jobs):
-    if not tasks.report_available():
-        pytest.skip("the report service is not in this build")
     window.open_analysis(make_saved_analysis(db, clip_dir / "face.mp4"))
     out = tmp_path / "report.pdf"
     window.ask_report_path = lambda *_: out
@@ -205,8 +203,6 @@ def test_opening_a_case_and_an_analysis_from_the_window(qtbot, window: MainWindo
 
 def test_analyse_runs_the_real_analysis_in_a_worker_and_opens_the_result(qtbot, window: MainWindow, db,
                                                                          clip_dir, settings):
-    if not tasks.analysis_available():
-        pytest.skip("the analysis service is not in this build")
     from dfdesk.services.ingest import ingest_video
 
     intake = ingest_video(db, "Case R", clip_dir / "face.mp4", "x")
@@ -267,8 +263,6 @@ def test_settings_menu_changes_the_analyst_shown(qtbot, window: MainWindow, monk
 
 
 def test_a_cancelled_analysis_is_resumed_from_the_evidence_page(qtbot, window: MainWindow, db, clip_dir, settings):
-    if not tasks.analysis_available():
-        pytest.skip("the analysis service is not in this build")
     from dfdesk.core.steps import run_to_end
     from dfdesk.services.analysis import AnalysisCancelled, AnalysisRequest, run_analysis
     from dfdesk.services.ingest import ingest_video
@@ -302,7 +296,6 @@ def test_the_gui_asks_for_the_same_analysis_as_the_cli_by_default(settings: AppS
     """Untouched settings give each model its card's frames and sampling, as `dfdesk analyze` without --frames
     and --sampling does: the same video gets the same P(fake) from both front ends."""
     from dfdesk.cli.main import build_parser
-    from dfdesk.gui import tasks
 
     args = build_parser().parse_args(["analyze", "clip.mp4"])
     gui = tasks.analysis_request(None, settings.frames, settings.sampling, settings.device)

@@ -97,3 +97,52 @@ def test_in_a_narrow_column_the_legend_wraps_and_the_whole_video_stays_in_view(q
     assert [label.text for _sample, label in timeline.legend.items] == ["meso4_df", timeline.labels["fused"]]
     timeline.resize(900, 320)
     qtbot.waitUntil(lambda: timeline.legend.columnCount == 2)  # room again: one row of entries
+
+
+def curve_pixels(timeline: TimelineView, colour: str) -> int:
+    """How many pixels of the scores plot are drawn in ``colour`` (give or take antialiasing)."""
+    from PySide6.QtGui import QColor
+
+    target = QColor(colour)
+    image = timeline.graphics.grab().toImage()
+    area = timeline.graphics.mapFromScene(timeline.scores.getViewBox().sceneBoundingRect()).boundingRect()
+    return sum(1 for x in range(max(area.left(), 0), min(area.right(), image.width()))
+               for y in range(max(area.top(), 0), min(area.bottom(), image.height()))
+               if _near(image.pixelColor(x, y), target))
+
+
+def _near(a, b) -> bool:
+    return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue()) < 40
+
+
+def test_a_detector_can_be_hidden_and_the_fused_curve_stays(qtbot, timeline: TimelineView):
+    from dfdesk.gui.widgets.images import CURVE_COLOURS, FUSED_COLOUR
+
+    menu = timeline.detectors_button.menu()
+    assert [a.text() for a in menu.actions()] == ["meso4_df"] and all(a.isChecked() for a in menu.actions())
+    assert curve_pixels(timeline, CURVE_COLOURS[0]) > 20
+    menu.actions()[0].setChecked(False)
+    assert not timeline.curves["meso4_df"].isVisible() and timeline.curves["fused"].isVisible()
+    assert timeline.hidden_detectors() == ["meso4_df"]
+    assert curve_pixels(timeline, CURVE_COLOURS[0]) == 0 and curve_pixels(timeline, FUSED_COLOUR) > 20
+    x, y = timeline.curves["fused"].getData()
+    timeline.show_reading_at(timeline.scores.getViewBox().mapViewToScene(QPointF(x[3], y[3])))
+    assert "meso4_df" not in timeline.readout.text() and "fused" in timeline.readout.text()  # hidden: not read out
+    menu.actions()[0].setChecked(True)
+    assert timeline.curves["meso4_df"].isVisible()
+
+
+def click_sample(qtbot, timeline: TimelineView, label: str) -> None:
+    sample = next(sample for sample, text in timeline.legend.items if text.text == label)
+    at = timeline.graphics.mapFromScene(sample.sceneBoundingRect().center())
+    qtbot.mouseClick(timeline.graphics.viewport(), Qt.MouseButton.LeftButton, pos=at)
+
+
+def test_a_click_in_the_legend_toggles_a_detector_but_never_the_fused_curve(qtbot, timeline: TimelineView):
+    click_sample(qtbot, timeline, "meso4_df")
+    assert not timeline.curves["meso4_df"].isVisible()
+    assert not timeline.detectors_button.menu().actions()[0].isChecked()  # the menu follows
+    click_sample(qtbot, timeline, timeline.labels["fused"])
+    assert timeline.curves["fused"].isVisible()
+    click_sample(qtbot, timeline, "meso4_df")
+    assert timeline.curves["meso4_df"].isVisible() and timeline.detectors_button.menu().actions()[0].isChecked()

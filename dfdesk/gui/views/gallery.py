@@ -1,4 +1,7 @@
-"""Face gallery: the most suspicious frames, with heat-map overlays (opacity slider, toggle per detector).
+"""Face gallery: the most suspicious frames, each card naming the detector whose score and heat map it shows.
+
+One detector at a time (the "Scored by" choice): the cards show its P(fake) at their frame and its heat map where it
+made one, never several maps stacked on one face; "fused" shows the fused score and no map.
 
 The cards run as a horizontal strip (scrolling sideways): as many rows as the height holds, thumbnails as large as
 the rows allow but small enough that ``VISIBLE`` of them stand side by side.
@@ -8,10 +11,10 @@ from __future__ import annotations
 from math import ceil
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
+    QComboBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -23,11 +26,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dfdesk.gui.presenters import GalleryItem, percent
+from dfdesk.gui.presenters import FUSED, GalleryItem, percent
 from dfdesk.gui.widgets.images import rgb_to_pixmap
+from dfdesk.services.results import AnalysisView
 
 MIN_THUMB, MAX_THUMB = 96, 256
 VISIBLE = 3  # thumbnails side by side before they grow with the height
+CARD_EXTRA_GUESS = 56  # a card's caption and margins before any card exists
+Scores = dict[tuple[int, int], dict[str, float]]  # (track, frame) -> detector (or "fused") -> P(fake)
+
+
+def frame_scores(view: AnalysisView) -> Scores:
+    """Each scorer's P(fake) per (track, frame); where a detector made a heat map, the score that map explains."""
+    scores: Scores = {}
+    for name, points in view.points.items():
+        for point in points:
+            scores.setdefault((point.track_index, point.frame_index), {})[name] = point.fake_probability
+    for heatmap in view.heatmaps:
+        scores.setdefault((heatmap.track_index, heatmap.frame_index), {})[heatmap.detector] = heatmap.fake_probability
+    return scores
+
+
+def default_scorer(items: list[GalleryItem], scorers: list[str]) -> str:
+    """The first scorer with a heat map on some card (so a map shows at once), else the first one."""
+    mapped = {name for item in items for name in item.heatmaps}
+    return next((name for name in scorers if name in mapped), scorers[0] if scorers else FUSED)
 
 
 def strip_geometry(width: int, height: int, extra: tuple[int, int], count: int) -> tuple[int, int]:
@@ -69,13 +92,13 @@ class GalleryCard(QFrame):
         super().__init__(parent)
         self.item = item
         self.face: QPixmap | None = None
+        self.problem = ""  # why the face is not shown (its decoded pixels differ from what was scored)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip(f"Frame {item.frame_index}, track {item.track_index}: click to show it in the player")
         self.image = QLabel()
         self.image.setFixedSize(MIN_THUMB, MIN_THUMB)
-        self.caption = QLabel(f"frame {item.frame_index} · {item.time_s:.2f} s\n"
-                              f"P(fake) {percent(item.fake_probability)}")
+        self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -92,6 +115,12 @@ class GalleryCard(QFrame):
         frame = 2 * self.frameWidth()
         return margins.left() + margins.right() + frame, self.sizeHint().height() - self.image.height()
 
+    def show_scorer(self, name: str, probability: float | None) -> None:
+        """Name the detector whose score (and heat map) the card shows, with that score."""
+        score = percent(probability) if probability is not None else "not scored here"
+        self.caption.setText(f"frame {self.item.frame_index} · {self.item.time_s:.2f} s\n{name} {score}")
+        self.caption.setToolTip(f"P(fake) by {name} at this frame")
+
     def render(self, overlays: list[QImage], opacity: float) -> None:
         ratio = self.devicePixelRatioF()
         pixmap = compose(self.face, overlays, opacity, round(self.image.width() * ratio))
@@ -105,14 +134,18 @@ class GalleryView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.cards: list[GalleryCard] = []
-        self.toggles: dict[str, QCheckBox] = {}
+        self.scores: Scores = {}
         self._heatmaps: dict[str, QImage] = {}
+        self.scorer = QComboBox()
+        self.scorer.setToolTip("Whose score and heat map the cards show: one detector at a time")
+        self.scorer.currentTextChanged.connect(lambda _name: self.refresh())
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(50)
         self.opacity.setToolTip("Heat-map opacity")
+        self.opacity.setMinimumWidth(50)
+        self.opacity.setMaximumWidth(160)
         self.opacity.valueChanged.connect(self.refresh)
-        self.toggle_row = QHBoxLayout()
         self.empty = QLabel("No face frames to show.")
         self.grid = QGridLayout()
         self.scroll = _Strip(self._arrange)
@@ -122,9 +155,11 @@ class GalleryView(QWidget):
     def _build(self) -> None:
         controls = QHBoxLayout()
         controls.addWidget(QLabel("<b>Most suspicious frames</b>"))
-        controls.addSpacing(12)
+        controls.addStretch(1)
+        controls.addWidget(QLabel("P(fake) by"))
+        controls.addWidget(self.scorer)
         controls.addWidget(QLabel("Heat map"))
-        controls.addWidget(self.opacity, 1)
+        controls.addWidget(self.opacity)
         holder = QWidget()
         outer = QVBoxLayout(holder)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -137,22 +172,39 @@ class GalleryView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
-        layout.addLayout(self.toggle_row)
         layout.addWidget(self.empty)
         layout.addWidget(self.scroll, 1)
 
-    def show_items(self, items: list[GalleryItem], detectors: list[str]) -> None:
+    def minimumSizeHint(self) -> QSize:
+        """Tall enough for one row of legible faces: a splitter never squeezes the strip below that."""
+        hint = super().minimumSizeHint()
+        extra_h = self.cards[0].extra()[1] if self.cards else CARD_EXTRA_GUESS
+        frame = 2 * self.scroll.frameWidth()
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        controls = self.layout().itemAt(0).sizeHint().height() + self.layout().spacing()
+        return QSize(hint.width(), controls + MIN_THUMB + extra_h + self.grid.spacing() + frame + bar)
+
+    def show_items(self, items: list[GalleryItem], scorers: list[str], scores: Scores | None = None) -> None:
+        """Cards for ``items``; ``scorers`` (detectors, then "fused") are the choices, ``scores`` their P(fake)."""
         for card in self.cards:
             self.grid.removeWidget(card)
             card.deleteLater()
-        self.cards = []
-        self._set_toggles(detectors)
+        self.cards, self.scores = [], scores or {}
         self.empty.setVisible(not items)
         for item in items:
             card = GalleryCard(item)
             card.clicked.connect(self.seek_requested)
             self.cards.append(card)
+        self.scorer.blockSignals(True)
+        self.scorer.clear()
+        self.scorer.addItems(scorers)
+        self.scorer.setCurrentText(default_scorer(items, scorers))
+        self.scorer.blockSignals(False)
+        self._name_scorer()  # before the layout: the caption's height counts in the thumbnail's size
         self._arrange(force=True)
+
+    def choose_scorer(self, name: str) -> None:
+        self.scorer.setCurrentText(name)
 
     def _arrange(self, force: bool = False) -> None:
         """Lay the cards out for the strip's present size, in reading order."""
@@ -172,18 +224,6 @@ class GalleryView(QWidget):
             self.grid.addWidget(card, position // columns, position % columns)
         self.refresh()
 
-    def _set_toggles(self, detectors: list[str]) -> None:
-        for box in self.toggles.values():
-            box.deleteLater()
-        self.toggles = {}
-        for name in detectors:
-            box = QCheckBox(name)
-            box.setChecked(True)
-            box.setToolTip(f"Show the heat maps of {name}")
-            box.toggled.connect(self.refresh)
-            self.toggle_row.addWidget(box)
-            self.toggles[name] = box
-
     def set_face(self, track_index: int, frame_index: int, image, pts: int | None = None, check: str = "") -> None:
         """A decoded face crop arrived (from the worker): show it in its card with where its pixels came from.
 
@@ -193,6 +233,7 @@ class GalleryView(QWidget):
             if (card.item.track_index, card.item.frame_index) != (track_index, frame_index):
                 continue
             if image is None:
+                card.problem = check
                 card.caption.setText(f"frame {frame_index}: face not shown\n{check}")
                 card.caption.setWordWrap(True)
                 continue
@@ -201,16 +242,23 @@ class GalleryView(QWidget):
                             "Click to show it in the player")
             card.render(self._overlays(card.item), self.opacity.value() / 100)
 
-    def enabled_detectors(self) -> list[str]:
-        return [name for name, box in self.toggles.items() if box.isChecked()]
-
     def refresh(self) -> None:
+        """Show every card with the chosen scorer's score and heat map."""
+        self._name_scorer()
         for card in self.cards:
             card.render(self._overlays(card.item), self.opacity.value() / 100)
 
+    def _name_scorer(self) -> None:
+        name = self.scorer.currentText()
+        for card in self.cards:
+            if not card.problem:  # a card blanked by the pixel check keeps saying why
+                key = (card.item.track_index, card.item.frame_index)
+                card.show_scorer(name, self.scores.get(key, {}).get(name))
+
     def _overlays(self, item: GalleryItem) -> list[QImage]:
-        return [self._heatmap(path) for name, path in item.heatmaps.items()
-                if name in self.enabled_detectors() and not self._heatmap(path).isNull()]
+        """The chosen scorer's heat map of this card, if it made one: at most one map per face."""
+        path = item.heatmaps.get(self.scorer.currentText())
+        return [self._heatmap(path)] if path and not self._heatmap(path).isNull() else []
 
     def _heatmap(self, path: str) -> QImage:
         if path not in self._heatmaps:

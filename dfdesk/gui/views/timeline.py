@@ -3,7 +3,10 @@ temporal attention weights and the video position; clicking or dragging on it as
 
 The x axis is the frame index, labelled in seconds (ticks at round seconds, from the video's frame rate). The mouse
 wheel zooms the time axis around the cursor (Reset zoom shows the whole video again), and the line under the plot
-reads out the score nearest the cursor: time, frame, model and P(fake)."""
+reads out the score nearest the cursor: time, frame, model and P(fake).
+
+Each detector's curve can be hidden (the "Detectors" menu, or a click on its sample in the legend); a hidden curve
+is not drawn and not read out, and the fused curve always stays."""
 from __future__ import annotations
 
 import math
@@ -13,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from dfdesk.gui.presenters import FUSED, attention_points, curve_names, fused_label
 from dfdesk.gui.widgets.images import CURVE_COLOURS, FUSED_COLOUR
@@ -100,6 +103,11 @@ class TimelineView(QWidget):
         self.reset_zoom_button = QPushButton("Reset zoom")
         self.reset_zoom_button.setToolTip("Show the whole video on the time axis")
         self.reset_zoom_button.clicked.connect(self.reset_zoom)
+        self.detectors_button = QToolButton()
+        self.detectors_button.setText("Detectors")
+        self.detectors_button.setToolTip("Show or hide each detector's curve (the fused curve always shows)")
+        self.detectors_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.detectors_button.setMenu(QMenu(self.detectors_button))
         self._setup_plots()
         self.graphics.scene().sigMouseMoved.connect(self.show_reading_at)
         self._build()
@@ -109,6 +117,7 @@ class TimelineView(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         bar.addWidget(self.readout, 1)
+        bar.addWidget(self.detectors_button)
         bar.addWidget(self.reset_zoom_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -164,6 +173,7 @@ class TimelineView(QWidget):
             self.curves[name] = self._curve(name, view, index)
             self.labels[name] = fused_label(view) if name == FUSED else name
             self.legend.addItem(self.curves[name], self.labels[name])
+        self._fill_detector_menu()
         if view.verdict is not None:
             self.band.setRegion((view.verdict.real_threshold, view.verdict.fake_threshold))
         self._show_attention(attention_points(view))
@@ -172,6 +182,46 @@ class TimelineView(QWidget):
             plot.getViewBox().setLimits(xMin=-0.5, xMax=self.frame_count - 0.5,
                                         minXRange=min(MIN_VISIBLE_FRAMES, self.frame_count))
         self.reset_zoom()
+
+    def _fill_detector_menu(self) -> None:
+        menu = self.detectors_button.menu()
+        menu.clear()
+        for name in self.detector_names():
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(True)
+            action.toggled.connect(lambda on, n=name: self.set_detector_visible(n, on))
+        self.detectors_button.setEnabled(not menu.isEmpty())
+
+    def detector_names(self) -> list[str]:
+        """The curves the analyst may hide: every detector's, not the fused one."""
+        return [name for name in self.curves if name != FUSED]
+
+    def set_detector_visible(self, name: str, visible: bool) -> None:
+        """Draw or hide one detector's curve; the fused curve is never hidden."""
+        if name == FUSED or name not in self.curves:
+            return
+        self.curves[name].setVisible(visible)
+        for action in self.detectors_button.menu().actions():
+            if action.text() == name and action.isChecked() != visible:
+                action.setChecked(visible)
+        self._update_legend()
+
+    def hidden_detectors(self) -> list[str]:
+        return [name for name in self.detector_names() if not self.curves[name].isVisible()]
+
+    def _legend_sample_clicked(self, curve: pg.PlotDataItem) -> None:
+        """pyqtgraph's legend toggled ``curve``: keep the fused one drawn and the menu in step."""
+        name = next((n for n, c in self.curves.items() if c is curve), None)
+        if name == FUSED:
+            curve.setVisible(True)
+            self._update_legend()
+        elif name is not None:
+            self.set_detector_visible(name, curve.isVisible())
+
+    def _update_legend(self) -> None:
+        for sample, _label in self.legend.items:
+            sample.update()  # a hidden curve's sample is drawn greyed
 
     def reset_zoom(self) -> None:
         """The whole video on the time axis."""
@@ -190,8 +240,11 @@ class TimelineView(QWidget):
         fused = name == FUSED
         colour = FUSED_COLOUR if fused else CURVE_COLOURS[index % len(CURVE_COLOURS)]
         pen = pg.mkPen(colour, width=3 if fused else 1.5)
-        return self.scores.plot(x, y, pen=pen, name=name, symbol="o", symbolSize=5 if fused else 4,
-                                symbolBrush=colour, symbolPen=None)
+        curve = self.scores.plot(x, y, pen=pen, name=name, symbol="o", symbolSize=5 if fused else 4,
+                                 symbolBrush=colour, symbolPen=None)
+        # a point takes the click (pyqtgraph's scatter accepts it): seek to that point, as anywhere else on the plot
+        curve.sigPointsClicked.connect(lambda _curve, points, _event: self._request_seek(points[0].pos().x()))
+        return curve
 
     def _show_attention(self, points: list[tuple[int, float]]) -> None:
         self.attention.clear()
@@ -226,6 +279,7 @@ class TimelineView(QWidget):
     def _new_legend(self, columns: int) -> pg.LegendItem:
         legend = pg.LegendItem(colCount=columns, labelTextSize="8pt")  # its own row: never over the curves
         self.graphics.addItem(legend, row=0, col=0)
+        legend.sigSampleClicked.connect(self._legend_sample_clicked)
         return legend
 
     def set_position(self, frame_index: int) -> None:
@@ -247,6 +301,8 @@ class TimelineView(QWidget):
         cursor_x = box.mapSceneToView(scene_pos).x()
         best: tuple[float, Reading] | None = None
         for name, curve in self.curves.items():
+            if not curve.isVisible():  # a hidden curve is not read out
+                continue
             x, y = curve.getData()
             if x is None or not len(x):
                 continue

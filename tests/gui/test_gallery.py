@@ -1,0 +1,40 @@
+"""Gallery cards show one detector's heat map at a time, never two maps stacked on one face."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from dfdesk.gui.presenters import GalleryItem
+from dfdesk.gui.views.gallery import GalleryView
+
+
+def solid_png(path: Path, rgb: tuple[int, int, int]) -> str:
+    Image.fromarray(np.full((32, 32, 3), rgb, np.uint8)).save(path)
+    return str(path)
+
+
+def test_each_card_shows_only_the_chosen_detectors_heat_map(qtbot, tmp_path: Path):
+    maps = {"red_net": solid_png(tmp_path / "r.png", (255, 0, 0)),
+            "blue_net": solid_png(tmp_path / "b.png", (0, 0, 255))}
+    item = GalleryItem(5, 0.2, 0.9, 0, (0, 0, 10, 10), maps)
+    gallery = GalleryView()
+    qtbot.addWidget(gallery)
+    gallery.resize(500, 260)
+    gallery.show()
+    gallery.show_items([item], ["blue_net", "red_net", "fused"], {(0, 5): {"red_net": 0.9, "blue_net": 0.3}})
+    gallery.set_face(0, 5, np.full((40, 40, 3), 128, np.uint8), 1000, "checked")
+    gallery.opacity.setValue(100)
+    card = gallery.cards[0]
+
+    def middle():
+        image = card.image.pixmap().toImage()
+        return image.pixelColor(image.width() // 2, image.height() // 2).getRgb()[:3]
+
+    assert gallery.scorer.currentText() == "blue_net"  # the first with a heat map
+    assert middle() == (0, 0, 255) and card.caption.text().endswith("blue_net 30%")
+    gallery.choose_scorer("red_net")
+    assert middle() == (255, 0, 0) and card.caption.text().endswith("red_net 90%")  # red alone, no blue beneath
+    gallery.choose_scorer("fused")
+    assert middle() == (128, 128, 128) and card.caption.text().endswith("fused not scored here")
