@@ -131,6 +131,16 @@ def frame_can_hold_a_face(shape: tuple[int, int], min_face_px: float) -> bool:
     return min(shape) >= min_face_px
 
 
+def too_small_for_faces(width: int, height: int, settings: FaceSettings) -> str | None:
+    """The reason no face can be found in frames of this size (smaller than the smallest face searched for), or
+    None: said with the analysis's ``no_face`` outcome instead of a silent empty result."""
+    smallest = max(PNET_CELL, settings.min_face_for(width, height))
+    if frame_can_hold_a_face((height, width), smallest):
+        return None
+    return (f"the frames are {width}x{height} pixels, smaller than the smallest face the detector looks for "
+            f"({smallest:.0f} pixels): no face can be found in them")
+
+
 @lru_cache(maxsize=4)
 def shared_detector(settings: FaceSettings = FaceSettings()) -> FaceDetector:
     """One detector per settings for the whole process (loading MTCNN is expensive)."""

@@ -31,7 +31,7 @@ from dfdesk.core.crop_cache import NO_IDENTITY, CropCache, CropKey
 from dfdesk.core.crops import CropSpec
 from dfdesk.core.evidence_file import EvidenceChanged, OpenedEvidence
 from dfdesk.core.face_presence import FacePresence, main_face_presence, sampled_frame_of
-from dfdesk.core.faces import FaceDetector, FaceSettings, shared_detector
+from dfdesk.core.faces import FaceDetector, FaceSettings, shared_detector, too_small_for_faces
 from dfdesk.core.frame_folder import is_frame_folder, open_source
 from dfdesk.core.heap import release_free_memory
 from dfdesk.core.landmark_calibration import normalise_landmarks
@@ -289,7 +289,8 @@ def _decode_pass(work: _Work, to_decode: Sequence[int], faces_of: Callable[[list
             release_free_memory()
             yield Progress(STAGE, done, len(to_decode), message)
         warnings = list(reader.warnings)
-    return _Decoded(found, crops, signatures, warnings)
+    too_small = too_small_for_faces(work.info.width, work.info.height, work.settings)
+    return _Decoded(found, crops, signatures, warnings + ([too_small] if too_small else []))
 
 
 def frames_per_batch(batch_size: int, info: VideoInfo) -> int:

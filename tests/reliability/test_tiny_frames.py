@@ -43,4 +43,6 @@ def test_analysing_a_tiny_video_ends_in_no_face(cli, tmp_path: Path, side: int) 
     document = json.loads(out.read_text())
     assert document["verdict"] == "no_face" and document["faces"]["frames_with_face"] == 0
     assert (document["video"]["width"], document["video"]["height"]) == (side, side)
+    reason = f"the frames are {side}x{side} pixels, smaller than the smallest face the detector looks for"
+    assert any(reason in warning for warning in document["warnings"]), document["warnings"]
     assert integrity(cli.db_path) == "ok" and audit_problems(cli.db_path) == [] and half_written(cli.db_path) == []
