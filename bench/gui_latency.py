@@ -46,9 +46,6 @@ def main() -> int:
     from dfdesk.services.ingest import ingest_video
     from dfdesk.store.database import Database
 
-    if not tasks.analysis_available():
-        print("dfdesk.services.analysis is not present: nothing to measure")
-        return 1
     app = make_app()
     video = args.video or default_video()
     db = Database(work / "cases.sqlite")

@@ -39,11 +39,6 @@ def analysed(db, video: Path, frames: int) -> int:
     from dfdesk.gui.workers import JobContext
     from dfdesk.services.ingest import ingest_video
 
-    if not tasks.analysis_available():
-        from tests.fixtures.analyses import make_saved_analysis
-
-        print("analysis service absent: synthetic scores over the real clip")
-        return make_saved_analysis(db, video, case="Screenshots")
     evidence_id = ingest_video(db, "Screenshots", video, "screenshots").evidence_id
     request = tasks.analysis_request(None, frames, "uniform", "auto")
     generator = tasks.run_analysis(db, evidence_id, request, "screenshots", JobContext(lambda: False, print))

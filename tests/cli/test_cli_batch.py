@@ -57,7 +57,7 @@ def test_batch_prints_a_triage_table_lists_refusals_and_exports_it(dfdesk, tmp_p
 
 @pytest.mark.parametrize(("arguments", "words"), [
     (("/nonexistent/folder",), "no such file or folder: /nonexistent/folder"),
-    (("--workers", "0", "."), "--workers must be at least 1"),
+    (("--workers", "0", "."), "'0' is not a number of workers (a whole number from 1 to 256)"),
     ((), "no case named 'Tips'"),
     (("--ray", "127.0.0.1:1", "."), "Ray"),  # nothing listens there (or Ray is not installed): one line at once
     (("--ray", "nonsense", "."), "Ray"),
