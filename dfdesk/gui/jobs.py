@@ -1,7 +1,9 @@
 """The job queue: owns every worker thread, runs one GPU-bound job at a time, waits for them on quit.
 
 A :class:`Job` is the handle views bind to; it lives on the main thread and re-emits what its
-worker sends, adding an ETA to progress events.  Nothing here touches widgets.
+worker sends, adding an ETA to progress events.  A job whose generator first yields a ``ProgressPlan`` (an
+analysis) also gets the fraction of the whole job done, and its ETA covers every stage left.  Nothing here
+touches widgets.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from dfdesk.core.types import Progress
 from dfdesk.gui.workers import GeneratorWorker, JobFactory
+from dfdesk.services.progress_plan import ProgressPlan, ProgressTracker
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 
@@ -47,6 +50,7 @@ class JobProgress:
     total: int
     message: str
     eta_s: float | None
+    overall: float | None = None  # fraction of the whole job done (0..1) when the job gave its plan, else None
 
 
 class Job(QObject):
@@ -69,6 +73,7 @@ class Job(QObject):
         self.result: object = None
         self.error = ""
         self._eta = EtaEstimator()
+        self._tracker: ProgressTracker | None = None
         self._worker: GeneratorWorker | None = None
         self._cancel_requested = False
 
@@ -87,11 +92,20 @@ class Job(QObject):
 
     @Slot(object)
     def _on_yield(self, item: object) -> None:
-        if isinstance(item, Progress):
-            self.last_progress = JobProgress(item.stage, item.done, item.total, item.message, self._eta.update(item))
+        if isinstance(item, ProgressPlan):
+            self._tracker = ProgressTracker(item)
+        elif isinstance(item, Progress):
+            self.last_progress = self._job_progress(item)
             self.progress.emit(self.last_progress)
         else:
             self.event.emit(item)
+
+    def _job_progress(self, item: Progress) -> JobProgress:
+        """The event as views see it: over the whole plan when there is one, else the stage's own ETA."""
+        if self._tracker is None:
+            return JobProgress(item.stage, item.done, item.total, item.message, self._eta.update(item))
+        overall, eta = self._tracker.update(item)
+        return JobProgress(item.stage, item.done, item.total, item.message, eta, overall)
 
     @Slot(object)
     def _on_return(self, value: object) -> None:

@@ -12,6 +12,7 @@ from dfdesk.gui.settings import MODEL_DEFAULT
 from dfdesk.gui.workers import JobCancelled, JobContext
 from dfdesk.services import analysis, report
 from dfdesk.services.ingest import ingest_video
+from dfdesk.services.progress_plan import progress_plan_for
 from dfdesk.store.database import Database
 
 
@@ -70,7 +71,9 @@ def analysis_request(models: tuple[str, ...] | None, frames: int, sampling: str,
 
 
 def run_analysis(db: Database, evidence_id: int, request, actor: str, context: JobContext) -> Generator:
-    """The analysis service's generator, with the job's cancel flag handed down."""
+    """The analysis service's generator, with the job's cancel flag handed down.  It first yields the analysis'
+    ProgressPlan, so the job shows progress and time left over every stage."""
+    yield progress_plan_for(db, evidence_id, request)
     return (yield from analysis.run_analysis(db, evidence_id, request, actor, cancel=context.is_cancelled))
 
 

@@ -375,9 +375,11 @@ def compute_outcome(plan: AnalysisPlan, request: AnalysisRequest, heatmap_folder
         scores[card.name] = (card, clip_scores, model)
         yield DetectorScored(card.name, run.fake_probability, run.status)
     started = time.perf_counter()
+    yield Progress("explanations", 0, 1, "drawing heat maps")
     heatmaps = render_heatmaps(heatmap_folder, runs, scores, extraction, specs, plan.device,
                                request.heatmaps_per_detector)
     timings["explanations"] = round(time.perf_counter() - started, 4)
+    yield Progress("explanations", 1, 1, "heat maps drawn")
     return build_outcome(extraction, runs + excluded, scores, heatmaps, frames_wanted, timings, request, plan.sha256)
 
 

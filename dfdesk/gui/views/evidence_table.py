@@ -259,7 +259,10 @@ class EvidencePage(QWidget):
 
 
 def _analysing_text(progress: JobProgress) -> str:
-    """"analysing…" with the stage now running and how far it is (the stage's share, not the whole analysis')."""
+    """"analysing…" with the stage now running and how far it is: the whole analysis' share when the job knows its
+    plan, else the stage's."""
+    if progress.overall is not None:
+        return f"{ANALYSING} {progress.stage} {int(100 * progress.overall)}%"  # of the whole analysis
     if progress.total <= 0:
         return f"{ANALYSING} {progress.stage}"
     return f"{ANALYSING} {progress.stage} {100 * min(progress.done, progress.total) // progress.total}%"  # as the bar

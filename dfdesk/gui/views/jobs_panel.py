@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QS
 from dfdesk.gui.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job, JobProgress, JobQueue
 from dfdesk.gui.presenters import format_eta
 
+BAR_STEPS = 1000  # the bar's range for a job's overall fraction: smooth, and its text still says whole percents
 STATE_WORDS = {QUEUED: "waiting for the GPU", RUNNING: "running…", DONE: "done", FAILED: "failed",
                CANCELLED: "cancelled"}
 
@@ -34,7 +35,11 @@ class JobRow(QWidget):
         layout.addWidget(self.cancel_button)
 
     def show_progress(self, progress: JobProgress) -> None:
-        if progress.total > 0:
+        """The whole job's share when it has a plan (an analysis: the bar never restarts), else the stage's."""
+        if progress.overall is not None:
+            self.bar.setRange(0, BAR_STEPS)
+            self.bar.setValue(round(progress.overall * BAR_STEPS))
+        elif progress.total > 0:
             self.bar.setRange(0, progress.total)
             self.bar.setValue(min(progress.done, progress.total))
         stage = progress.message or progress.stage
