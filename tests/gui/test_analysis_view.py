@@ -221,10 +221,10 @@ def test_gallery_cards_name_the_detector_whose_score_and_heat_map_they_show(page
     assert [gallery.scorer.itemText(i) for i in range(gallery.scorer.count())] == ["meso4_df", "fused"]
     assert gallery.scorer.currentText() == "meso4_df"  # the detector with heat maps first
     card = gallery.cards[0]  # frame 2: the heat map's own score, 0.8
-    assert card.caption.text() == "frame 2 · 0.08 s\nmeso4_df 80%" and "P(fake) by meso4_df" in card.caption.toolTip()
+    assert card.full_caption == "frame 2 · 0.08 s\nmeso4_df 80%" and "P(fake) by meso4_df" in card.caption.toolTip()
     fused = next(p for p in page.view.points["fused"] if p.frame_index == 2).fake_probability
     gallery.choose_scorer("fused")
-    assert card.caption.text() == f"frame 2 · 0.08 s\nfused {100 * fused:.0f}%"
+    assert card.full_caption == f"frame 2 · 0.08 s\nfused {100 * fused:.0f}%"
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])

@@ -33,8 +33,24 @@ def test_each_card_shows_only_the_chosen_detectors_heat_map(qtbot, tmp_path: Pat
         return image.pixelColor(image.width() // 2, image.height() // 2).getRgb()[:3]
 
     assert gallery.scorer.currentText() == "blue_net"  # the first with a heat map
-    assert middle() == (0, 0, 255) and card.caption.text().endswith("blue_net 30%")
+    assert middle() == (0, 0, 255) and card.full_caption.endswith("blue_net 30%")
     gallery.choose_scorer("red_net")
-    assert middle() == (255, 0, 0) and card.caption.text().endswith("red_net 90%")  # red alone, no blue beneath
+    assert middle() == (255, 0, 0) and card.full_caption.endswith("red_net 90%")  # red alone, no blue beneath
     gallery.choose_scorer("fused")
-    assert middle() == (128, 128, 128) and card.caption.text().endswith("fused not scored here")
+    assert middle() == (128, 128, 128) and card.full_caption.endswith("fused not scored here")
+
+
+def test_a_long_detector_name_is_shortened_to_the_card_never_cut(qtbot, tmp_path: Path):
+    name = "mesoinception4_df_with_a_very_long_name"
+    item = GalleryItem(257, 10.28, 0.97, 0, (0, 0, 10, 10), {name: solid_png(tmp_path / "m.png", (255, 0, 0))})
+    gallery = GalleryView()
+    qtbot.addWidget(gallery)
+    gallery.resize(300, 200)
+    gallery.show()
+    gallery.show_items([item], [name], {(0, 257): {name: 0.97}})
+    card = gallery.cards[0]
+    qtbot.waitUntil(lambda: "…" in card.caption.text())
+    metrics = card.caption.fontMetrics()
+    lines = card.caption.text().split("\n")
+    assert all(metrics.horizontalAdvance(line) <= card.contentsRect().width() for line in lines)
+    assert card.full_caption == f"frame 257 · 10.28 s\n{name} 97%"

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QStyle,
     QVBoxLayout,
@@ -100,6 +101,8 @@ class GalleryCard(QFrame):
         self.image.setFixedSize(MIN_THUMB, MIN_THUMB)
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the card
+        self._caption_lines: tuple[str, ...] = ()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.image, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -118,8 +121,33 @@ class GalleryCard(QFrame):
     def show_scorer(self, name: str, probability: float | None) -> None:
         """Name the detector whose score (and heat map) the card shows, with that score."""
         score = percent(probability) if probability is not None else "not scored here"
-        self.caption.setText(f"frame {self.item.frame_index} · {self.item.time_s:.2f} s\n{name} {score}")
-        self.caption.setToolTip(f"P(fake) by {name} at this frame")
+        self._caption_lines = (f"frame {self.item.frame_index} · {self.item.time_s:.2f} s", f"{name} {score}")
+        self._fit_caption()
+        self.caption.setToolTip(f"P(fake) by {name} at this frame: {score}")
+
+    def show_problem(self, reason: str) -> None:
+        """The face is not shown, and why: the whole reason, wrapped, never shortened."""
+        self.problem, self._caption_lines = reason, ()
+        self.caption.setText(f"frame {self.item.frame_index}: face not shown\n{reason}")
+        self.caption.setWordWrap(True)
+
+    @property
+    def full_caption(self) -> str:
+        """The caption before any shortening to the card's width."""
+        return "\n".join(self._caption_lines) if self._caption_lines else self.caption.text()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_caption()
+
+    def _fit_caption(self) -> None:
+        """Each caption line shortened in the middle ("mesoi…4_df 97%") to the card's width, never cut off."""
+        if not self._caption_lines:
+            return
+        width = max(self.contentsRect().width() - 8, 1)
+        metrics = self.caption.fontMetrics()
+        self.caption.setText("\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideMiddle, width)
+                                       for line in self._caption_lines))
 
     def render(self, overlays: list[QImage], opacity: float) -> None:
         ratio = self.devicePixelRatioF()
@@ -233,9 +261,7 @@ class GalleryView(QWidget):
             if (card.item.track_index, card.item.frame_index) != (track_index, frame_index):
                 continue
             if image is None:
-                card.problem = check
-                card.caption.setText(f"frame {frame_index}: face not shown\n{check}")
-                card.caption.setWordWrap(True)
+                card.show_problem(check)
                 continue
             card.face = rgb_to_pixmap(image)
             card.setToolTip(f"Frame {frame_index} (decoded pts {pts}), track {track_index}: {check}. "

@@ -96,7 +96,8 @@ class VerdictPanel(QWidget):
         self.coverage_box = QGroupBox("What these models were validated on")
         self.coverage = QLabel()
         self.coverage.setObjectName("verdictCoverage")
-        for label in (self.evidence, self.provenance, self.agreement, self.explanation, self.coverage):
+        for label in (self.probability, self.evidence, self.provenance, self.agreement, self.explanation,
+                      self.coverage):
             label.setWordWrap(True)
         self.detector_box = QGroupBox("Detectors")
         self.detector_form = QFormLayout(self.detector_box)
