@@ -246,14 +246,16 @@ def test_the_finding_form_is_on_screen_without_scrolling(qtbot, db, jobs, settin
 
 
 @pytest.fixture
-def window_with_page(qtbot, db, jobs, settings, clip_dir):
+def window_with_page(qtbot, db, jobs, settings, clip_dir, monkeypatch):
+    # pytest-qt closes the window after the test, before fixtures end: a question left unanswered then would wait
+    # for a click forever, so questions default to "yes" (a test that checks them patches its own answer)
+    monkeypatch.setattr(dialogs, "ask", lambda *_args: True)
     window = MainWindow(db, settings, jobs)
     qtbot.addWidget(window)
     window.show()
     page = window.open_analysis(make_saved_analysis(db, clip_dir / "face.mp4"))
     qtbot.waitUntil(lambda: page.crop_job.state == "done", timeout=10_000)
-    yield window, page
-    page.verdict.clear_finding()  # nothing unsaved left: closing the window asks nothing
+    return window, page
 
 
 def asked(monkeypatch, answer: bool) -> list[str]:
