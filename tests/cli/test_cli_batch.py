@@ -68,6 +68,8 @@ def test_bad_batch_input_ends_with_one_line_and_exit_2_and_writes_nothing(dfdesk
     assert result.code == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("dfdesk: error: ") and words in lines[0], result.stderr
+    if not dfdesk.db_path.exists():  # refused while parsing, before the database was opened
+        return
     connection = sqlite3.connect(dfdesk.db_path)
     try:
         assert connection.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
