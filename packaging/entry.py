@@ -27,9 +27,11 @@ def _bundled_modules() -> None:  # pragma: no cover - read by PyInstaller's anal
     import dfdesk.gui.app  # noqa: F401
     import dfdesk.gui.launch  # noqa: F401  the GUI launch hook (dfdesk/__main__.py)
     import dfdesk.gui.main_window  # noqa: F401
-    import dfdesk.gui.trainer_wizard  # noqa: F401  imported by name (gui/views/model_manager.py)
-    import dfdesk.services.analysis  # noqa: F401  imported by name (gui/tasks.py)
-    import dfdesk.services.report  # noqa: F401  imported by name (gui/tasks.py)
+    import dfdesk.gui.trainer_wizard  # noqa: F401  imported when the wizard opens (gui/views/model_manager.py)
+    import dfdesk.services.analysis  # noqa: F401
+    import dfdesk.services.cases  # noqa: F401  imported inside the case commands (cli/case_commands.py)
+    import dfdesk.services.report  # noqa: F401
+    import dfdesk.store.file_check  # noqa: F401  its error class is recognised by name (cli/main.py)
     import dfdesk.store.migrations  # noqa: F401  Alembic reads env.py and versions/ from disk (spec: datas)
     import trainer.cli  # noqa: F401  `dfdesk train` and the GUI's training wizard
 

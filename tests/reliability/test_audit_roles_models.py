@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dfdesk import paths
-from dfdesk.services import audit
+from dfdesk.services import audit, model_enablement, models
 from dfdesk.services.notes import add_note
 from dfdesk.services.profiles import ProfileError, authenticate, create_profile
 from dfdesk.store.database import Database
@@ -151,6 +151,7 @@ def test_a_card_hash_mismatch_fails_that_model_only(cli, tmp_path: Path) -> None
         last = weights.read(1)
         weights.seek(-1, 2)
         weights.write(bytes([last[0] ^ 0xFF]))
+    model_enablement.set_enabled(models.find_model("meso4_tampered"), True, None)  # an admin's decision
     out = tmp_path / "result.json"
     evidence = hostile.h264(tmp_path, "evidence.mp4")
     result = cli("analyze", str(evidence), "--models", "meso4_df,meso4_tampered", "--frames", "4",

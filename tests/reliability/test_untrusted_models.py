@@ -17,7 +17,7 @@ from dfdesk.detectors import create_detector, list_detectors
 from dfdesk.detectors import onnx_runtime as onnx_rt
 from dfdesk.detectors.cards import CardError, load_card, save_card
 from dfdesk.detectors.weights import WeightsError, sha256_file
-from dfdesk.services import models
+from dfdesk.services import model_enablement, models
 from dfdesk.services.model_selection import select_models
 from tests.fixtures import hostile
 
@@ -205,6 +205,7 @@ def test_a_hand_installed_bomb_fails_its_own_detector_not_the_analysis(cli, tmp_
     card.name, card.trained, card.weights_file, card.weights_format = "bomb", True, graph.name, "onnx"
     card.weights_sha256 = sha256_file(graph)
     save_card(card, folder)
+    model_enablement.set_enabled(models.find_model("bomb"), True, None)  # an admin's decision
     evidence = hostile.h264(tmp_path, "evidence.mp4")
     out = tmp_path / "result.json"
     result = cli("analyze", str(evidence), "--models", f"{BUNDLED},bomb", "--frames", "4", "--device", "cpu",

