@@ -16,7 +16,9 @@ from pathlib import Path
 from dfdesk import paths
 from dfdesk.core.crop_cache import CropCache
 from dfdesk.core.crops import CropSpec
+from dfdesk.core.evidence_file import OpenedEvidence
 from dfdesk.core.faces import FaceSettings, resolve_device
+from dfdesk.core.frame_folder import is_frame_folder
 from dfdesk.core.pipeline import extract_faces, run_to_end
 from dfdesk.core.probe import probe_video, sha256_file
 from dfdesk.core.sampling import union_indices
@@ -63,12 +65,17 @@ class Scorer:
         """Each model's scoring units of the main face track, in frame order: frame probabilities for a
         frame-level model, clip probabilities for a clip model ({} when no face; a model without a unit of the
         main track is left out)."""
-        info = probe_video(path)
+        if is_frame_folder(path):
+            return self._units_of(path, sha256_file(path), cancel)
+        with OpenedEvidence(path) as evidence:  # hashed once, and decoded through the descriptor it hashed
+            return self._units_of(evidence, evidence.hash(), cancel)
+
+    def _units_of(self, source, sha256: str, cancel: Callable[[], bool] | None) -> dict[str, list[float]]:
+        info = probe_video(source)
         plans = {c.name: plan_for(c, info.frame_count, self.frames, None, self.seed) for c in self.cards}
         specs = {c.name: CropSpec.from_input(c.input) for c in self.cards}
-        extraction = run_to_end(extract_faces(path, info, union_indices(plans.values()), self.face,
-                                              set(specs.values()), sha256=sha256_file(path), cache=self.cache,
-                                              cancel=cancel))
+        extraction = run_to_end(extract_faces(source, info, union_indices(plans.values()), self.face,
+                                              set(specs.values()), sha256=sha256, cache=self.cache, cancel=cancel))
         main = extraction.main_track
         if main is None:
             return {}

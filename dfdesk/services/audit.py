@@ -103,9 +103,7 @@ def verify(session: Session) -> list[ChainProblem]:
             problems.append(ChainProblem(event.id, f"row(s) {expected_id}..{event.id - 1} missing"))
         if event.prev_hash != prev_hash:
             problems.append(ChainProblem(event.id, "does not follow the previous row (deleted or reordered row)"))
-        content = _canonical(event.id, event.at, event.actor, event.action, event.case_id, event.evidence_id,
-                             event.details)
-        if chain_hash(event.prev_hash, content) != event.hash:
+        if not content_matches(event):
             problems.append(ChainProblem(event.id, "content does not match its hash (edited row)"))
         signature_problem = _signature_problem(event)
         if signature_problem:
@@ -114,6 +112,18 @@ def verify(session: Session) -> list[ChainProblem]:
         hashes[event.id] = event.hash
     problems.extend(_truncation(session, hashes))
     return problems
+
+
+def content_matches(event: AuditEvent) -> bool:
+    """The event's recorded content, chained to its predecessor's hash, gives the hash it stores (not edited)."""
+    content = _canonical(event.id, event.at, event.actor, event.action, event.case_id, event.evidence_id,
+                         event.details)
+    return chain_hash(event.prev_hash, content) == event.hash
+
+
+def signed_here(event: AuditEvent) -> bool:
+    """The event's hash carries a valid signature by this installation's (or a trusted) key."""
+    return signing.check(head_message(event.id, event.hash), event.signer, event.signature) is True
 
 
 def _signature_problem(event: AuditEvent) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from dfdesk import paths
 from dfdesk.detectors.cards import ModelCard
-from dfdesk.services import audit, installation, signing
+from dfdesk.services import audit, installation
 from dfdesk.services.installation import AdminGrant
 from dfdesk.services.profiles import ProfileError
 from dfdesk.store.database import Database
@@ -152,8 +152,4 @@ def _decisions() -> dict[tuple[str, str], tuple[bool, str, str]]:
 
 def _sound(event: AuditEvent) -> bool:
     """The event's content matches its hash and that hash carries this installation's signature."""
-    content = audit._canonical(event.id, event.at, event.actor, event.action, event.case_id, event.evidence_id,
-                               event.details)
-    if audit.chain_hash(event.prev_hash, content) != event.hash:
-        return False
-    return signing.check(audit.head_message(event.id, event.hash), event.signer, event.signature) is True
+    return audit.content_matches(event) and audit.signed_here(event)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from dfdesk.gui import dialogs
 from dfdesk.gui.queries import CaseRow, case_rows
 from dfdesk.gui.views.case_dialog import CaseDetails, CaseDetailsDialog
+from dfdesk.gui.widgets.buttons import push_button
 from dfdesk.services import cases
 from dfdesk.store.database import Database
 
@@ -51,14 +51,14 @@ class CaseBrowser(QWidget):
         self.list.itemClicked.connect(self._open_item)
         self.list.itemActivated.connect(self._open_item)  # Enter on the keyboard
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
-        self.new_button = _button("New…", "Create a new case", self.ask_create)
-        self.rename_button = _button("Rename…", "Rename the selected case", self.ask_rename)
-        self.close_button = _button("Close", "Close the selected case (it stays in the database, read-only "
+        self.new_button = push_button("New…", "Create a new case", self.ask_create)
+        self.rename_button = push_button("Rename…", "Rename the selected case", self.ask_rename)
+        self.close_button = push_button("Close", "Close the selected case (it stays in the database, read-only "
                                     "for new evidence)", self.toggle_closed)
-        self.details_button = _button("Details…", "The case number, examiner and description (printed on reports)",
+        self.details_button = push_button("Details…", "The case number, examiner and description (printed on reports)",
                                       self.ask_details)
         self.details_dialog: CaseDetailsDialog | None = None
-        self.analyse_all_button = _button("Analyse all", "Triage every video of the selected case that is not "
+        self.analyse_all_button = push_button("Analyse all", "Triage every video of the selected case that is not "
                                           "analysed yet, strongest evidence of manipulation first",
                                           self._analyse_all)
         self._build()
@@ -184,10 +184,3 @@ def _item(row: CaseRow) -> QListWidgetItem:
         font.setItalic(True)
         item.setFont(font)
     return item
-
-
-def _button(text: str, tooltip: str, slot) -> QPushButton:
-    button = QPushButton(text)
-    button.setToolTip(tooltip)
-    button.clicked.connect(slot)
-    return button

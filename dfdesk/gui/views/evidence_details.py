@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from dfdesk.gui import dialogs
 from dfdesk.gui.presenters import format_duration
+from dfdesk.gui.widgets.buttons import push_button
 from dfdesk.services import audit
 from dfdesk.services.results import EvidenceView, evidence_view
 from dfdesk.store.database import Database
@@ -123,12 +124,12 @@ class EvidenceDetailsDialog(QDialog):
         self.setWindowTitle(f"Evidence details: {self.details.file_name}")
         self.hash_label = _selectable(self.details.sha256, monospace=True)
         self.path_label = _selectable(self.details.path)
-        self.copy_button = _button("Copy", "Copy the full SHA-256 to the clipboard",
+        self.copy_button = push_button("Copy", "Copy the full SHA-256 to the clipboard",
                                    lambda: copy_text(self.details.sha256))
-        self.folder_button = _button("Show in folder", "Open the folder holding the evidence file",
+        self.folder_button = push_button("Show in folder", "Open the folder holding the evidence file",
                                      self._show_folder)
         self.events = QListWidget()
-        self.verify_button = _button("Verify chain", "Check every event of this database's audit log: hashes, "
+        self.verify_button = push_button("Verify chain", "Check every event of this database's audit log: hashes, "
                                      "order and signatures", self.verify_chain)
         self.verify_result = QLabel()
         self.verify_result.setWordWrap(True)
@@ -177,10 +178,3 @@ def _with_button(label: QLabel, button: QPushButton) -> QHBoxLayout:
     row.addWidget(label, 1)
     row.addWidget(button)
     return row
-
-
-def _button(text: str, tooltip: str, slot) -> QPushButton:
-    button = QPushButton(text)
-    button.setToolTip(tooltip)
-    button.clicked.connect(slot)
-    return button

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMenu,
-    QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from dfdesk.gui.queries import CaseRow, EvidenceRow, case_row, evidence_rows
 from dfdesk.gui.tasks import IngestSummary, ingest_files
 from dfdesk.gui.views.evidence_details import EvidenceDetailsDialog, copy_text, show_in_folder
 from dfdesk.gui.views.row_model import RowTableModel
+from dfdesk.gui.widgets.buttons import push_button
 from dfdesk.gui.widgets.images import verdict_colour
 from dfdesk.services.verdicts import short_headline
 from dfdesk.store.database import Database
@@ -96,13 +96,13 @@ class EvidencePage(QWidget):
         self.table = QTableView()
         self.title = QLabel()
         self.hint = QLabel("Drop video files here or use Add videos… (Ctrl+O).")
-        self.add_button = _button("Add videos…", "Add evidence files to this case (Ctrl+O)", self.choose_files)
-        self.analyse_button = _button("Analyse", "Run the enabled detectors on the selected videos", self._analyse)
-        self.resume_button = _button("Resume", "Finish the selected video's interrupted, failed or cancelled "
+        self.add_button = push_button("Add videos…", "Add evidence files to this case (Ctrl+O)", self.choose_files)
+        self.analyse_button = push_button("Analyse", "Run the enabled detectors on the selected videos", self._analyse)
+        self.resume_button = push_button("Resume", "Finish the selected video's interrupted, failed or cancelled "
                                      "analysis in place, with the settings it was started with", self._resume)
-        self.open_button = _button("Open analysis", "Review the latest analysis of the selected video",
+        self.open_button = push_button("Open analysis", "Review the latest analysis of the selected video",
                                    self._open_analysis)
-        self.details_button = _button("Details…", "Everything recorded about the selected video: codec, frame "
+        self.details_button = push_button("Details…", "Everything recorded about the selected video: codec, frame "
                                       "rate, frames, audio, full SHA-256, path, intake and audit events",
                                       self.show_details)
         self.details_dialog: EvidenceDetailsDialog | None = None
@@ -275,10 +275,3 @@ def _already_there_text(names: list[str]) -> str:
     listed = "\n".join(f"• {name}" for name in names)
     return (f"{len(names)} file(s) were already in this case (same SHA-256), so no new evidence was added; the "
             f"attempt is recorded in the audit log.\n\n{listed}")
-
-
-def _button(text: str, tooltip: str, slot) -> QPushButton:
-    button = QPushButton(text)
-    button.setToolTip(tooltip)
-    button.clicked.connect(slot)
-    return button

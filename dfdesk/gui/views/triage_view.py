@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QListWidget,
-    QPushButton,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 from dfdesk.gui.jobs import Job, JobProgress
 from dfdesk.gui.presenters import format_duration
 from dfdesk.gui.views.row_model import RowTableModel
+from dfdesk.gui.widgets.buttons import push_button
 from dfdesk.gui.widgets.images import verdict_colour
 from dfdesk.services.batch import REFUSED, VideoSettled
 from dfdesk.services.batch_triage import SORTED_BY, TriageRow, case_name, triage_rows, write_csv, write_json
@@ -95,8 +95,8 @@ class TriagePage(QWidget):
         self.status = QLabel("")
         self.refused_list = QListWidget()
         self.refused_label = QLabel("Not analysed")
-        self.csv_button = _button("Export CSV…", "The table as a spreadsheet", self.export_csv)
-        self.json_button = _button("Export JSON…", "The table and the refused files, for scripts", self.export_json)
+        self.csv_button = push_button("Export CSV…", "The table as a spreadsheet", self.export_csv)
+        self.json_button = push_button("Export JSON…", "The table and the refused files, for scripts", self.export_json)
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_DELAY_MS, timeout=self.refresh)
         self.setAcceptDrops(True)
         self._build()
@@ -219,10 +219,3 @@ class TriagePage(QWidget):
 
     def shutdown(self) -> None:
         self._refresh_timer.stop()
-
-
-def _button(text: str, tooltip: str, slot) -> QPushButton:
-    button = QPushButton(text)
-    button.setToolTip(tooltip)
-    button.clicked.connect(slot)
-    return button
