@@ -347,11 +347,6 @@ class PlayerView(QWidget):
             self.time_label.setText(format_duration(frame.time_s))
         self.position_changed.emit(self.position)
 
-    @property
-    def frame_on_screen(self):
-        """The decoded Frame shown now (None before the first one)."""
-        return self._frame
-
     def ask_export(self) -> Path | None:
         if self._frame is None:
             return None
