@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from dfdesk.core.evidence_file import OpenedEvidence
 from dfdesk.core.outcome import AnalysisOutcome, Heatmap
 from dfdesk.core.pipeline import Cancelled
-from dfdesk.core.probe import VideoError, probe_video, sha256_file
+from dfdesk.core.probe import VideoError, check_readable_file, probe_video
 from dfdesk.core.steps import run_to_end
 from dfdesk.services.analysis import (
     AnalysisError,
@@ -103,8 +104,19 @@ def prepare(item: BatchItem, request: AnalysisRequest, models: dict[str, str] | 
     installed models must match (None: not checked)."""
     started = time.perf_counter()
     try:
-        info = probe_video(item.path)
-        digest = sha256_file(item.path)
+        check_readable_file(Path(item.path))  # the plain words for an empty, unreadable or special file (as intake)
+        with OpenedEvidence(item.path) as evidence:  # probed, hashed and decoded through one descriptor
+            return _prepare_opened(item, evidence, request, models, identity, cancel, started)
+    except VideoError as exc:  # the file could not be opened
+        return _refused(item, _without_path(str(exc), item.path))
+
+
+def _prepare_opened(item: BatchItem, evidence: OpenedEvidence, request: AnalysisRequest,
+                    models: dict[str, str] | None, identity: dict, cancel: Cancel,
+                    started: float) -> Prepared | Refused | AlreadyDone:
+    try:
+        info = probe_video(evidence)
+        digest = evidence.hash()
     except VideoError as exc:
         return _refused(item, _without_path(str(exc), item.path))
     except OSError as exc:
@@ -118,7 +130,7 @@ def prepare(item: BatchItem, request: AnalysisRequest, models: dict[str, str] | 
         plan = plan_analysis(info, digest, request)
         _check_models(plan, models, identity)
         faces_started = time.perf_counter()
-        run_to_end(extract_plan_faces(plan, request, cancel))
+        run_to_end(extract_plan_faces(plan, request, cancel, evidence))
     except (AnalysisError, VideoError) as exc:
         return _refused(item, _without_path(str(exc), item.path))
     except Cancelled:
