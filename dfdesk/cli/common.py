@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 PROFILE_ENV = "DFDESK_PROFILE"
 PASSWORD_ENV = "DFDESK_PASSWORD"
+_OPENED: list[Database] = []  # the databases this command opened; run_cli closes them when it ends
 
 
 class CliError(Exception):
@@ -47,8 +48,16 @@ def open_database(path: Path | None) -> Database:
     from dfdesk.store.database import Database
 
     db = Database(path or paths.default_database_path())
+    _OPENED.append(db)
     sign_in_from_environment(db)
     return db
+
+
+def close_databases() -> None:
+    """Close every database the command opened: its connections end and SQLite folds the write-ahead log
+    into the file, so the file alone holds every committed change once the command returns."""
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def sign_in_from_environment(db: Database) -> None:

@@ -12,7 +12,7 @@ import sys
 from importlib import import_module
 
 from dfdesk import __version__
-from dfdesk.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, CliError, print_error
+from dfdesk.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, CliError, close_databases, print_error
 from dfdesk.cli.environment import check_environment
 
 COMMANDS = {  # sub-command -> module of dfdesk.cli that registers it
@@ -75,6 +75,8 @@ def run_cli(argv: list[str]) -> int:
         print_error(f"unexpected {type(exc).__name__}: {exc} (please report this; the case database is "
                     "unchanged unless a line above said otherwise)")
         return EXIT_FAILURE
+    finally:
+        close_databases()
 
 
 def _is_bad_input(exc: Exception) -> bool:

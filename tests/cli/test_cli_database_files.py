@@ -86,3 +86,27 @@ def test_a_database_on_read_only_media_can_be_listed_and_verified(dfdesk, clip_d
     assert "cannot be written" in _one_line_refusal(written)
     assert sorted(p.name for p in media.iterdir()) == ["cases.sqlite"]
     assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
+
+
+def test_a_command_run_in_process_leaves_every_change_in_the_file_itself(tmp_path: Path, monkeypatch) -> None:
+    """run_cli closes the databases it opened, so SQLite folds the write-ahead log into the file: a plain copy
+    of the file made right after holds the new case (it did not while the engine waited for the collector)."""
+    import gc
+
+    from dfdesk.cli.main import run_cli
+
+    monkeypatch.setenv("DFDESK_DATA_DIR", str(tmp_path / "data"))
+    db = tmp_path / "cases.sqlite"
+    gc.disable()  # no collection may close the engine in the command's place
+    try:
+        assert run_cli(["case", "new", "Held", "--db", str(db)]) == 0
+        assert not db.with_name("cases.sqlite-wal").exists()
+        copy = tmp_path / "copy.sqlite"
+        shutil.copyfile(db, copy)
+    finally:
+        gc.enable()
+    connection = sqlite3.connect(copy)
+    try:
+        assert connection.execute("SELECT name FROM cases").fetchall() == [("Held",)]
+    finally:
+        connection.close()

@@ -142,6 +142,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, clip_dir: Path) -> Path:
         patch.setenv("DFDESK_ANALYST", "seeder")
         assert run_cli(["case", "new", "Existing", "--db", str(db)]) == 0
         assert run_cli(["ingest", str(clip_dir / "face.mp4"), "--case", "Existing", "--db", str(db)]) == 0
+    assert not db.with_name("cases.sqlite-wal").exists(), "the copies below would miss the last changes"
     return db
 
 
