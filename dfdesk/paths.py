@@ -43,9 +43,24 @@ def docs_dir() -> Path:
     return install_root() / "docs"
 
 
+_chosen_data_dir: Path | None = None  # set by choose_data_dir, never through the environment
+
+
+def choose_data_dir(folder: str | os.PathLike | None) -> None:
+    """The data folder of this process when ``$DFDESK_DATA_DIR`` is not set (None: the per-user default).  The
+    desktop passes the one chosen in its Settings here once at start, and hands the folder in use on to every
+    process it starts (batch workers, the trainer) as an argument or in that process's environment."""
+    global _chosen_data_dir
+    _chosen_data_dir = Path(folder) if folder else None
+
+
 def user_data_dir() -> Path:
+    """``$DFDESK_DATA_DIR`` when set, else the folder given to :func:`choose_data_dir`, else the per-user one."""
     override = os.environ.get(DATA_DIR_ENV)
-    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    if override:
+        path = Path(override)
+    else:
+        path = _chosen_data_dir or Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
 

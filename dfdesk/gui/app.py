@@ -1,7 +1,6 @@
 """Composition root of the desktop app: settings, database, job queue and main window, then Qt's loop."""
 from __future__ import annotations
 
-import os
 import sys
 
 import pyqtgraph as pg
@@ -25,9 +24,9 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 
 def apply_data_folder(settings: AppSettings) -> None:
-    """The data folder chosen in Settings wins over the default, unless the environment overrides it."""
-    if settings.data_folder and not os.environ.get(paths.DATA_DIR_ENV):
-        os.environ[paths.DATA_DIR_ENV] = settings.data_folder
+    """The data folder chosen in Settings wins over the default (``$DFDESK_DATA_DIR`` wins over both); passed to
+    dfdesk.paths, not written into this process's environment."""
+    paths.choose_data_dir(settings.data_folder or None)
 
 
 def run_gui(argv: list[str] | None = None) -> int:

@@ -417,8 +417,10 @@ class TrainerWizard(QWizard):
         return arguments + (["--profile", session.profile] if session and session.profile else [])
 
     def child_environment(self) -> QProcessEnvironment:
-        """This process's environment, with the admin's password for ``--profile`` and no inherited sign-in."""
+        """This process's environment, with this process's data folder (its models and caches), the admin's
+        password for ``--profile`` and no inherited sign-in."""
         environment = QProcessEnvironment.systemEnvironment()
+        environment.insert(paths.DATA_DIR_ENV, str(paths.user_data_dir()))
         environment.remove(PROFILE_ENV)
         environment.remove(PASSWORD_ENV)
         session = self.analyst.admin

@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
+from dfdesk import paths
 from dfdesk.core.pipeline import Cancelled
 from dfdesk.services.analysis import AnalysisRequest
 from dfdesk.services.batch_work import (
@@ -57,9 +58,12 @@ def torch_threads(processes: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, processes))
 
 
-def _start_worker(stop, threads: int) -> None:
+def _start_worker(stop, threads: int, data_dir: str) -> None:
+    """A spawned worker: the batch's stop event, its share of the cores, and the parent's data folder (crop
+    cache, installed models), handed over here because a spawned process does not inherit it."""
     global _stop
     _stop = stop
+    paths.choose_data_dir(data_dir)
     import torch
 
     torch.set_num_threads(threads)
@@ -102,7 +106,7 @@ class _Stage:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.size, mp_context=self._context, initializer=_start_worker,
-                                   initargs=(self._stop, self._threads))
+                                   initargs=(self._stop, self._threads, str(paths.user_data_dir())))
 
     def has_room(self) -> bool:
         return not self.suspects and len(self.running) < self.size
