@@ -30,6 +30,7 @@ from dfdesk.services.analysis import AnalysisRequest, video_streams_of
 from dfdesk.services.batch import BatchOptions, run_batch
 from dfdesk.services.devices import device_description
 from dfdesk.services.report_names import suggested_name_for
+from dfdesk.services.results import ResultNotFound
 from dfdesk.store.database import Database
 
 ADMIN_ONLY = "Needs the admin role: Settings → Role → admin (profile login)"
@@ -199,13 +200,17 @@ class MainWindow(QMainWindow):
                 action.triggered.connect(lambda _=False, c=case_id: self.open_case(c))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
 
-    def open_analysis(self, analysis_id: int) -> AnalysisPage:
+    def open_analysis(self, analysis_id: int) -> AnalysisPage | None:
         for index in range(1, self.tabs.count()):
             page = self.tabs.widget(index)
             if page.analysis_id == analysis_id:
                 self.tabs.setCurrentIndex(index)
                 return page
-        page = AnalysisPage(self.db, self.jobs, self.settings, self.analyst_name, analysis_id)
+        try:
+            page = AnalysisPage(self.db, self.jobs, self.settings, self.analyst_name, analysis_id)
+        except ResultNotFound as exc:  # deleted meanwhile, or saved by a newer dfdesk
+            dialogs.show_error(self, "Cannot open the analysis", str(exc))
+            return None
         page.notes_changed.connect(lambda _evidence: self.evidence.refresh())
         self.tabs.setCurrentIndex(self.tabs.addTab(page, page.title))
         self.tabs.setTabToolTip(self.tabs.currentIndex(), page.view.evidence.path if page.view else "")

@@ -43,7 +43,13 @@ from dfdesk.detectors.cards import CardError, ModelCard
 from dfdesk.detectors.registry import create_detector
 from dfdesk.detectors.weights import WeightsError
 from dfdesk.services import audit
-from dfdesk.services.analysis_store import save_outcome
+from dfdesk.services.analysis_store import (
+    RECORD_SCHEMA,
+    SCHEMA_KEY,
+    RecordSchemaError,
+    check_record_schema,
+    save_outcome,
+)
 from dfdesk.services.artifact_folders import analysis_folder
 from dfdesk.services.detector_runs import detector_run
 from dfdesk.services.devices import resolve_device
@@ -84,7 +90,9 @@ class AnalysisRequest:
 
     @classmethod
     def from_settings(cls, settings: dict, seed: int) -> AnalysisRequest:
-        """The request an analysis was started with, from its saved settings (to resume it as it was)."""
+        """The request an analysis was started with, from its saved settings (to resume it as it was);
+        RecordSchemaError for settings saved by a newer dfdesk."""
+        check_record_schema(settings, None, "settings")
         models = settings.get("models_requested")
         frames, sampling = settings.get("frames"), settings.get("sampling")
         face = dict(settings.get("face_settings") or {})
@@ -110,7 +118,11 @@ def resume_analysis(db: Database, analysis_id: int, actor: str, cancel: Callable
         if analysis.status not in RESUMABLE:
             raise AnalysisError(f"analysis {analysis_id} is {analysis.status}; only "
                                 f"{', '.join(RESUMABLE)} analyses can be resumed")
-        evidence_id, request = analysis.evidence_id, AnalysisRequest.from_settings(analysis.settings, analysis.seed)
+        try:
+            request = AnalysisRequest.from_settings(analysis.settings, analysis.seed)
+        except RecordSchemaError as exc:
+            raise AnalysisError(f"analysis {analysis_id} cannot be resumed: {exc}") from None
+        evidence_id = analysis.evidence_id
     return (yield from run_analysis(db, evidence_id, request, actor, cancel, resume_id=analysis_id))
 
 
@@ -293,7 +305,8 @@ def _open_verified(db: Database, path: str, digest: str, case_id: int, evidence_
 
 
 def _analysis_row(session, evidence_id, request, actor, plan: AnalysisPlan, resume_id) -> Analysis:
-    settings = {"sampling": request.sampling or "per model card", "frames": request.frames or "per model card",
+    settings = {SCHEMA_KEY: RECORD_SCHEMA,
+                "sampling": request.sampling or "per model card", "frames": request.frames or "per model card",
                 "models_requested": list(request.models) if request.models else "every trained model",
                 "device": plan.device, "requested_device": request.device, "fusion": request.fusion,
                 "frame_aggregation": request.frame_aggregation,

@@ -10,6 +10,24 @@ from sqlalchemy.orm import Session
 from dfdesk.core.outcome import AnalysisOutcome
 from dfdesk.store.tables import Analysis, Artifact, FaceTrackRow, FrameScore, utcnow
 
+RECORD_SCHEMA = 1  # the shape of an analysis row's settings (its request) and summary (its outcome)
+SCHEMA_KEY = "schema"
+
+
+class RecordSchemaError(ValueError):
+    """An analysis saved by a newer dfdesk, whose settings or summary this one cannot read."""
+
+
+def check_record_schema(record: dict | None, analysis_id: int | None, part: str) -> None:
+    """RecordSchemaError when ``record`` (an analysis's ``settings`` or ``summary``) was written in a newer shape
+    than this dfdesk knows.  Records saved before the version was stored have version 1's shape."""
+    version = (record or {}).get(SCHEMA_KEY, 1)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= RECORD_SCHEMA:
+        who = f"analysis {analysis_id}" if analysis_id is not None else "the analysis"
+        raise RecordSchemaError(f"{who}: its {part} were saved in record schema {version!r}, "
+                                f"this dfdesk reads schema {RECORD_SCHEMA} or older: open it with the dfdesk "
+                                "that made it")
+
 
 def save_outcome(session: Session, analysis: Analysis, outcome: AnalysisOutcome,
                  video_streams: Sequence[dict] = (), stream_index: int | None = None) -> None:
@@ -32,6 +50,7 @@ def save_outcome(session: Session, analysis: Analysis, outcome: AnalysisOutcome,
     analysis.fake_probability = verdict.fake_probability
     analysis.timings = dict(outcome.timings_s)
     analysis.summary = {
+        SCHEMA_KEY: RECORD_SCHEMA,
         "verdict": asdict(verdict),
         "detectors": [_detector_summary(run) for run in outcome.detectors],
         "frames_sampled": outcome.frames_sampled,

@@ -13,11 +13,12 @@ from dfdesk.core.face_presence import TrackPresence, track_presence
 from dfdesk.core.likelihood import EvidenceStrength
 from dfdesk.core.outcome import DetectorRun, FramePoint, Heatmap, TrackOutcome, Verdict
 from dfdesk.core.probe import bit_depth
+from dfdesk.services.analysis_store import RecordSchemaError, check_record_schema
 from dfdesk.store.tables import Analysis, Artifact, Case, Evidence, FaceTrackRow, FrameScore, Note
 
 
 class ResultNotFound(Exception):
-    """No analysis with that id."""
+    """No analysis with that id, or one saved by a newer dfdesk in a shape this one cannot read."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,11 @@ def load_analysis(session: Session, analysis_id: int) -> AnalysisView:
     evidence = analysis.evidence
     summary = analysis.summary or {}
     settings = dict(analysis.settings or {})
+    try:
+        check_record_schema(settings, analysis_id, "settings")
+        check_record_schema(summary, analysis_id, "results")
+    except RecordSchemaError as exc:
+        raise ResultNotFound(str(exc)) from None
     tracks = _tracks(session, analysis_id)
     return AnalysisView(
         id=analysis.id, status=analysis.status, created_at=analysis.created_at, created_by=analysis.created_by,

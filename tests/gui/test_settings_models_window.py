@@ -303,3 +303,15 @@ def test_the_gui_asks_for_the_same_analysis_as_the_cli_by_default(settings: AppS
     assert (gui.frames, gui.sampling) == (None, None)
     chosen = tasks.analysis_request(None, 48, "random", "cpu")
     assert (chosen.frames, chosen.sampling) == (48, "random")
+
+
+def test_an_analysis_saved_by_a_newer_dfdesk_is_refused_with_a_message(qtbot, window: MainWindow, db, clip_dir):
+    from dfdesk.store.tables import Analysis
+
+    analysis_id = make_saved_analysis(db, clip_dir / "face.mp4")
+    with db.unit_of_work() as session:
+        row = session.get(Analysis, analysis_id)
+        row.summary = {**row.summary, "schema": 99}
+    assert window.open_analysis(analysis_id) is None
+    assert window.tabs.count() == 1 and window.isVisible()
+    assert any("record schema 99" in text for text in messages())
