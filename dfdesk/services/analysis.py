@@ -380,19 +380,18 @@ def compute_outcome(plan: AnalysisPlan, request: AnalysisRequest, heatmap_folder
     if extraction.no_face or not plan.selection.usable:
         return no_face_outcome(extraction, excluded, plan.plans, frames_wanted, timings, request,
                                bool(plan.selection.usable))
-    runs, scores = [], {}
+    runs, scores, heatmaps = [], {}, []
+    timings["explanations"] = 0.0
     for card in plan.selection.usable:
-        run, clip_scores, model = yield from _run_detector(card, plan, extraction, specs[card.name], request, cancel)
-        timings[card.name] = run.seconds
+        started = time.perf_counter()
+        run, clip_scores, drawn = yield from _run_detector(card, plan, extraction, specs, request, cancel,
+                                                           heatmap_folder)
+        timings[card.name] = round(time.perf_counter() - started, 4)  # scores and heat maps: its progress stage
+        timings["explanations"] += round(timings[card.name] - run.seconds, 4)
         runs.append(run)
-        scores[card.name] = (card, clip_scores, model)
+        scores[card.name] = (card, clip_scores, None)  # the model itself is released once its heat maps are drawn
+        heatmaps += drawn
         yield DetectorScored(card.name, run.fake_probability, run.status)
-    started = time.perf_counter()
-    yield Progress("explanations", 0, 1, "drawing heat maps")
-    heatmaps = render_heatmaps(heatmap_folder, runs, scores, extraction, specs, plan.device,
-                               request.heatmaps_per_detector)
-    timings["explanations"] = round(time.perf_counter() - started, 4)
-    yield Progress("explanations", 1, 1, "heat maps drawn")
     return build_outcome(extraction, runs + excluded, scores, heatmaps, frames_wanted, timings, request, plan.sha256)
 
 
@@ -435,22 +434,41 @@ def check_stream(path: str | os.PathLike, stream: int | None) -> str | None:
     return stream_warning(streams, stream if stream is not None else _default_stream(tuple(streams)))
 
 
-def _run_detector(card, plan: AnalysisPlan, extraction: FaceExtraction, spec: CropSpec, request: AnalysisRequest,
-                  cancel):
-    """One detector's run, clip scores and loaded model.  An error of this detector (bad weights, out of memory,
-    a shape it cannot take) gives a ``failed`` run with the reason, and the analysis goes on with the others."""
+def _run_detector(card, plan: AnalysisPlan, extraction: FaceExtraction, specs: dict[str, CropSpec],
+                  request: AnalysisRequest, cancel, heatmap_folder: Path):
+    """One detector's run, clip scores and heat maps (PNGs in ``heatmap_folder``).  Its model is loaded for these
+    and released before the next detector loads (the ensemble's models are never resident together).  An error of
+    this detector (bad weights, out of memory, a shape it cannot take) gives a ``failed`` run with the reason, and
+    the analysis goes on with the others."""
+    stage = f"detector {card.name}"
     started = time.perf_counter()
-    yield Progress(f"detector {card.name}", 0, 1, f"running {card.name}")
+    yield Progress(stage, 0, 2, f"running {card.name}")
+    model = None
     try:
         model = create_detector(card, plan.device)
-        clip_scores = _score_detector(model, card, plan, extraction, spec, request, cancel)
+        clip_scores = _score_detector(model, card, plan, extraction, specs[card.name], request, cancel)
         run = detector_run(card, clip_scores, extraction.main_track.track_id,
                            {f.index: f.time_s for f in extraction.all_frames}, is_frame_level(card),
                            request.frame_aggregation, time.perf_counter() - started)
     except DETECTOR_RUN_ERRORS as exc:
-        return _failed_run(card, exc, plan.device, time.perf_counter() - started), [], None
-    yield Progress(f"detector {card.name}", 1, 1, f"{card.name} done")
-    return run, clip_scores, model
+        model = None
+        _release_memory(plan.device)
+        return _failed_run(card, exc, time.perf_counter() - started), [], []
+    try:
+        yield Progress(stage, 1, 2, f"drawing {card.name}'s heat maps")
+        drawn = render_heatmaps(heatmap_folder, [run], {card.name: (card, clip_scores, model)}, extraction, specs,
+                                plan.device, request.heatmaps_per_detector)
+    finally:
+        model = None
+        _release_memory(plan.device)
+    yield Progress(stage, 2, 2, f"{card.name} done")
+    return run, clip_scores, drawn
+
+
+def _release_memory(device: str) -> None:
+    """Hand the memory of a dropped model back (the CUDA allocator keeps freed blocks cached otherwise)."""
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
 
 
 def _score_detector(model, card, plan: AnalysisPlan, extraction: FaceExtraction, spec: CropSpec,
@@ -461,14 +479,12 @@ def _score_detector(model, card, plan: AnalysisPlan, extraction: FaceExtraction,
     return list(score_clips(model, card, clips, plan.device, request.batch_size, cancel))
 
 
-def _failed_run(card, exc: BaseException, device: str, seconds: float) -> DetectorRun:
-    """The record of a detector that failed: its reason (first line), logged; GPU memory it held is released."""
+def _failed_run(card, exc: BaseException, seconds: float) -> DetectorRun:
+    """The record of a detector that failed: its reason (first line), logged."""
     first_line = (str(exc).strip().splitlines() or [""])[0]
     reason = first_line if isinstance(exc, CardError | WeightsError) else ": ".join(
         filter(None, (type(exc).__name__, first_line)))
     log.warning("detector %s failed and is left out of the verdict: %s", card.name, reason)
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
     return DetectorRun(card.name, card.version, card.architecture, card.weights_sha256, DETECTOR_FAILED, reason,
                        card.threshold, seconds=seconds)
 

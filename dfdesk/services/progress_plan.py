@@ -1,6 +1,7 @@
 """Progress over a whole analysis: every stage it goes through, weighted by how long such stages took before.
 
-An analysis reports each stage on its own scale (decoding counts frames, a detector 0 then 1).  A
+An analysis reports each stage on its own scale (decoding counts frames; a detector 0, 1 once it has scored
+and is drawing its heat maps, 2 when done).  A
 :class:`ProgressPlan` lists the stages in order with the seconds each is expected to take, measured from the
 ``timings`` of the most recent finished analyses in the same database and scaled to this analysis' frame counts.
 A :class:`ProgressTracker` turns each ``Progress`` event into the fraction of the whole analysis done (never going
@@ -23,7 +24,7 @@ from dfdesk.services.model_selection import plan_for, select_models
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis, Evidence
 
-VERIFY, EXPLANATIONS, SAVE = "verify", "explanations", "save"
+VERIFY, SAVE = "verify", "save"
 FACES_TIMING = "decode+faces"  # the key ``compute_outcome`` records the faces stage under
 HISTORY_SIZE = 5  # finished analyses whose timings set the expected seconds
 
@@ -66,12 +67,12 @@ def progress_plan_for(db: Database, target, request) -> ProgressPlan:
 
 def build_plan(plans: dict, history: Sequence[tuple[dict, dict]]) -> ProgressPlan:
     """The plan for ``plans`` (model name -> its SamplingPlan, in running order) given ``history``: (timings,
-    sampling plans as saved) of finished analyses, newest first.  Decoding and detectors are scaled per frame;
-    heat maps and saving are taken as they were."""
+    sampling plans as saved) of finished analyses, newest first.  Decoding and detectors (each with its heat maps)
+    are scaled per frame; saving is taken as it was."""
     decoded = len(union_indices(plans.values()))
     stages = [StagePlan(VERIFY), StagePlan(FACES_STAGE, _per_frame(history, FACES_TIMING, decoded))]
     stages += [StagePlan(detector_stage(n), _per_frame(history, n, len(p.indices))) for n, p in plans.items()]
-    stages += [StagePlan(EXPLANATIONS, _as_was(history, EXPLANATIONS)), StagePlan(SAVE, _as_was(history, SAVE))]
+    stages.append(StagePlan(SAVE, _as_was(history, SAVE)))
     return ProgressPlan(tuple(stages))
 
 
@@ -179,5 +180,5 @@ class ProgressTracker:
         return None if expected is None else expected * (1.0 - share)
 
 
-__all__ = ["EXPLANATIONS", "SAVE", "VERIFY", "ProgressPlan", "ProgressTracker", "StagePlan", "build_plan",
+__all__ = ["SAVE", "VERIFY", "ProgressPlan", "ProgressTracker", "StagePlan", "build_plan",
            "detector_stage", "progress_plan_for"]

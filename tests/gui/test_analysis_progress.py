@@ -23,10 +23,9 @@ def analysis_like(ctx):
     for done in (2, 4, 6, 8):
         yield Progress(FACES_STAGE, done, 8, "finding faces")
     for name in MESO:
-        yield Progress(f"detector {name}", 0, 1, f"running {name}")
-        yield Progress(f"detector {name}", 1, 1, f"{name} done")
-    yield Progress("explanations", 0, 1, "drawing heat maps")
-    yield Progress("explanations", 1, 1, "heat maps drawn")
+        yield Progress(f"detector {name}", 0, 2, f"running {name}")
+        yield Progress(f"detector {name}", 1, 2, f"drawing {name}'s heat maps")
+        yield Progress(f"detector {name}", 2, 2, f"{name} done")
     yield Progress("save", 0, 1, "saving the results")
     yield Progress("save", 1, 1, "done")
     return 7

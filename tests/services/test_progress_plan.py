@@ -33,21 +33,20 @@ def plans(frames: int) -> dict[str, SamplingPlan]:
 def events(frames: int) -> list[Progress]:
     """The sequence of stages a real analysis of two detectors reports, in its order."""
     sequence = [Progress("verify", 0, 1)] + [Progress(FACES_STAGE, d, frames) for d in (2, 4, 6, 8)]
-    for name in MESO:
-        sequence += [Progress(f"detector {name}", 0, 1), Progress(f"detector {name}", 1, 1)]
-    return sequence + [Progress("explanations", 0, 1), Progress("explanations", 1, 1),
-                       Progress("save", 0, 1), Progress("save", 1, 1)]
+    for name in MESO:  # scoring, then its heat maps, then done
+        sequence += [Progress(f"detector {name}", done, 2) for done in (0, 1, 2)]
+    return sequence + [Progress("save", 0, 1), Progress("save", 1, 1)]
 
 
 def history(frames: int) -> list[tuple[dict, dict]]:
     saved = {name: {"indices": list(range(frames))} for name in MESO}
-    return [({"decode+faces": 4.0, "meso4_df": 2.0, "meso4_f2f": 2.0, "explanations": 5.0, "save": 1.0}, saved)]
+    return [({"decode+faces": 4.0, "meso4_df": 2.0, "meso4_f2f": 6.0, "explanations": 5.0, "save": 1.0}, saved)]
 
 
 def test_the_plan_lists_every_stage_in_running_order() -> None:
     plan = build_plan(plans(8), [])
     assert [s.name for s in plan.stages] == ["verify", FACES_STAGE, "detector meso4_df", "detector meso4_f2f",
-                                             "explanations", "save"]
+                                             "save"]  # each detector's stage holds its heat maps
     assert not plan.has_history
 
 
@@ -55,7 +54,8 @@ def test_expected_seconds_come_from_history_scaled_per_frame() -> None:
     plan = build_plan(plans(16), history(8))  # twice the frames of the past analysis
     expected = {s.name: s.expected_s for s in plan.stages}
     assert expected[FACES_STAGE] == pytest.approx(8.0) and expected["detector meso4_df"] == pytest.approx(4.0)
-    assert expected["explanations"] == pytest.approx(5.0) and expected["save"] == pytest.approx(1.0)
+    assert expected["detector meso4_f2f"] == pytest.approx(12.0) and expected["save"] == pytest.approx(1.0)
+    assert "explanations" not in expected  # the heat maps' total is a record, not a stage
     assert expected["verify"] is None  # the timings do not hold it: it weighs as an average stage
 
 
@@ -70,19 +70,19 @@ def test_the_fraction_never_goes_back_and_the_last_stage_ends_at_one(past) -> No
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and 0.0 <= fractions[0] < 0.2
     assert seen[-1] == (1.0, 0.0)
-    assert fractions[-3] < 1.0  # heat maps done, saving not: not finished yet
+    assert fractions[-3] < 1.0  # the last detector and its heat maps done, saving not: not finished yet
 
 
 def test_with_history_the_eta_counts_the_stages_still_to_come() -> None:
     clock = Clock()
     tracker = ProgressTracker(build_plan(plans(8), history(8)), clock)
-    for event in events(8)[:7]:  # through the first detector
+    for event in events(8)[:8]:  # through the first detector
         tracker.update(event)
-    fraction, eta = tracker.update(Progress("detector meso4_f2f", 0, 1))
-    assert eta == pytest.approx(2.0 + 5.0 + 1.0)  # this detector, heat maps, saving: as measured before
+    fraction, eta = tracker.update(Progress("detector meso4_f2f", 0, 2))
+    assert eta == pytest.approx(6.0 + 1.0)  # this detector with its heat maps, saving: as measured before
     assert 0.4 < fraction < 0.6
-    _, eta = tracker.update(Progress("explanations", 0, 1))
-    assert eta == pytest.approx(6.0)
+    _, eta = tracker.update(Progress("save", 0, 1))
+    assert eta == pytest.approx(1.0)
 
 
 def test_without_history_the_eta_comes_from_this_run() -> None:
@@ -93,9 +93,9 @@ def test_without_history_the_eta_comes_from_this_run() -> None:
     tracker.update(Progress(FACES_STAGE, 2, 8))
     clock.now = 2.0
     fraction, eta = tracker.update(Progress(FACES_STAGE, 4, 8))
-    # 4 frames left at 2 frames/s, then 4 stages of the 1 s that verify took
-    assert eta == pytest.approx(2.0 + 4 * 1.0)
-    assert fraction == pytest.approx((1 + 0.5) / 6)
+    # 4 frames left at 2 frames/s, then 3 stages of the 1 s that verify took
+    assert eta == pytest.approx(2.0 + 3 * 1.0)
+    assert fraction == pytest.approx((1 + 0.5) / 5)
 
 
 def test_a_stage_outside_the_plan_keeps_the_whole_where_it_was() -> None:
@@ -111,11 +111,11 @@ def test_a_real_analysis_reports_heat_maps_and_saving_and_feeds_the_next_plan(db
     seen: list = []
     run_to_end(run_analysis(db, intake.evidence_id, request, "alice"), seen.append)
     stages = [(e.stage, e.done) for e in seen if isinstance(e, Progress)]
-    assert ("explanations", 0) in stages and ("explanations", 1) in stages
+    assert [d for stage, d in stages if stage == "detector meso4_df"] == [0, 1, 2]  # scored, heat maps, done
     assert stages[-2:] == [("save", 0), ("save", 1)]
     plan = progress_plan_for(db, intake.evidence_id, request)
     assert [s.name for s in plan.stages] == ["verify", FACES_STAGE, "detector meso4_df", "detector meso4_f2f",
-                                             "explanations", "save"]
+                                             "save"]
     assert all(s.expected_s is not None for s in plan.stages[1:])  # measured by the analysis just run
     tracker = ProgressTracker(plan)
     fractions = [tracker.update(e)[0] for e in seen if isinstance(e, Progress)]
