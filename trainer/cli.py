@@ -158,7 +158,7 @@ def dataset_event(config: TrainConfig) -> tuple[dict, list]:
     return event, records
 
 
-def prepare_clips(config: TrainConfig, records: list, spec: InputSpec, problems: list,
+def prepare_clips(config: TrainConfig, records: list, card: ModelCard, problems: list,
                   cancel: Callable[[], bool] | None,
                   dist: Distributed = Distributed()) -> Iterator[dict | list[FaceClip]]:
     """Yield ``prepare`` events, then the list of clips.
@@ -168,8 +168,9 @@ def prepare_clips(config: TrainConfig, records: list, spec: InputSpec, problems:
     """
     settings = FaceSettings(detect_longest_side=config.data.face_longest_side, device=config.device)
     cache = CropCache(Path(config.cache_dir) if config.cache_dir else paths.cache_dir() / "crops")
-    extract = partial(extract_clips, spec=spec, max_clips=config.data.max_clips_per_video, settings=settings,
-                      cache=cache, seed=config.seed, cancel=cancel)
+    frame_level = detector_class(card.architecture).frame_level
+    extract = partial(extract_clips, spec=card.input, max_clips=config.data.max_clips_per_video, settings=settings,
+                      cache=cache, seed=config.seed, cancel=cancel, frame_level=frame_level)
     if dist.world > 1:
         for item in extract(records[dist.rank::dist.world], problems=[]):
             if isinstance(item, ExtractProgress):
@@ -228,7 +229,7 @@ def train_events(config: TrainConfig, *, resume: bool = False,
     model, card = build_model(config)
     problems: list = []
     clips = None
-    for item in prepare_clips(config, records, card.input, problems, cancel, dist):
+    for item in prepare_clips(config, records, card, problems, cancel, dist):
         if isinstance(item, dict):
             yield item
         else:

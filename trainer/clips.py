@@ -26,6 +26,7 @@ from dfdesk.core.probe import VideoError
 from dfdesk.core.sampling import plan_sampling
 from dfdesk.core.types import FaceDetection, FaceTrack
 from dfdesk.detectors.base import InputSpec, crops_to_tensor
+from dfdesk.detectors.scoring import track_clips
 from trainer.augment import AugmentConfig, augment_clip
 from trainer.datasets import Problem, VideoRecord
 from trainer.pseudofakes import self_blend, self_blend_clip
@@ -64,9 +65,12 @@ def sampling_plan(frame_count: int, spec: InputSpec, max_clips: int, seed: int):
 
 
 def video_clips(record: VideoRecord, spec: InputSpec, *, max_clips: int, settings: FaceSettings,
-                cache: CropCache | None, seed: int = 0,
-                cancel: Callable[[], bool] | None = None) -> list[FaceClip]:
-    """Face clips of one video (file or frame folder); raises VideoError when it is unreadable."""
+                cache: CropCache | None, seed: int = 0, cancel: Callable[[], bool] | None = None,
+                frame_level: bool = False) -> list[FaceClip]:
+    """Face clips of one video (file or frame folder); raises VideoError when it is unreadable.  The main track's
+    frames become clips by the analysis's own rule (:func:`dfdesk.detectors.scoring.track_clips`: a clip model's
+    clip takes the nearest face for a missing one, a frame-level model sees only frames with the face); a
+    training clip holds T frames, so a shorter run of a frame-level model is left out."""
     info = probe_source(record.path)
     plan = sampling_plan(info.frame_count, spec, max_clips, seed)
     crop = CropSpec.from_input(spec)
@@ -77,8 +81,9 @@ def video_clips(record: VideoRecord, spec: InputSpec, *, max_clips: int, setting
     if track is None:
         return []
     crops = dict(faces.track_crops(crop, track.track_id))
-    groups = plan.clips if spec.sampling == "clips" else _spread(sorted(crops), spec.frames_per_clip)
-    return [_clip(record, crop, crops, track, group) for group in groups if all(i in crops for i in group)]
+    planned = plan.clips if spec.sampling == "clips" else _spread(sorted(plan.indices), spec.frames_per_clip)
+    groups = track_clips(plan.indices, planned, crops, spec.frames_per_clip, frame_level)
+    return [_clip(record, crop, crops, track, group) for group in groups if len(group) == spec.frames_per_clip]
 
 
 def _spread(indices: Sequence[int], length: int) -> list[tuple[int, ...]]:
@@ -105,13 +110,14 @@ class ExtractProgress:
 
 def extract_clips(records: Sequence[VideoRecord], spec: InputSpec, *, max_clips: int, settings: FaceSettings,
                   cache: CropCache | None, seed: int = 0, cancel: Callable[[], bool] | None = None,
-                  problems: list[Problem] | None = None) -> Iterator[ExtractProgress | FaceClip]:
+                  problems: list[Problem] | None = None, frame_level: bool = False
+                  ) -> Iterator[ExtractProgress | FaceClip]:
     """Yield every record's clips, and a progress value after each record; skipped videos go to ``problems``."""
     problems = problems if problems is not None else []
     for done, record in enumerate(records, start=1):
         try:
             found = video_clips(record, spec, max_clips=max_clips, settings=settings, cache=cache, seed=seed,
-                                cancel=cancel)
+                                cancel=cancel, frame_level=frame_level)
         except VideoError as exc:
             problems.append(Problem("unreadable", str(exc), str(record.path)))
             found = []

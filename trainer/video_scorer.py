@@ -1,10 +1,10 @@
 """Scoring labelled videos exactly as the analysis scores them, with each (video, model) score kept on disk.
 
-The analysis's sampling plan per model, one face extraction for the union of the plans through
-:func:`dfdesk.core.pipeline.extract_faces` and the shared crop cache, the card's crops, batched inference, calibrated
-P(fake) through the card, and the video score of the main face track (mean of frame or clip probabilities, or the
-"confident" frame rule): the same functions as the analysis (:mod:`dfdesk.detectors.scoring`), so the ensemble is
-fitted on the very numbers an analysis will feed it.
+Through the analysis's own engine (:mod:`dfdesk.detectors.scoring`): each model's sampling plan (``plans_for``),
+one face extraction for the union of the plans through the shared crop cache (``extract_for``), each model's clips
+cut and scored by the one rule (``score_model``: calibrated P(fake) through the card), and the video score of the
+main face track (mean of frame or clip probabilities, or the "confident" frame rule), so the ensemble is fitted on
+the very numbers an analysis will feed it.
 """
 from __future__ import annotations
 
@@ -15,16 +15,14 @@ from pathlib import Path
 
 from dfdesk import paths
 from dfdesk.core.crop_cache import CropCache
-from dfdesk.core.crops import CropSpec
 from dfdesk.core.evidence_file import OpenedEvidence
 from dfdesk.core.faces import FaceSettings, resolve_device
 from dfdesk.core.frame_folder import is_frame_folder
-from dfdesk.core.pipeline import extract_faces, run_to_end
+from dfdesk.core.pipeline import run_to_end
 from dfdesk.core.probe import probe_video, sha256_file
-from dfdesk.core.sampling import union_indices
 from dfdesk.detectors.cards import ModelCard
 from dfdesk.detectors.registry import create_detector
-from dfdesk.detectors.scoring import clip_inputs, is_frame_level, plan_for, score_clips, units_of, video_score
+from dfdesk.detectors.scoring import extract_for, is_frame_level, plans_for, score_model, units_of, video_score
 from trainer.config import ConfigError, TrainConfig
 from trainer.install import installed_cards
 from trainer.score_cache import ScoreCache
@@ -72,20 +70,16 @@ class Scorer:
 
     def _units_of(self, source, sha256: str, cancel: Callable[[], bool] | None) -> dict[str, list[float]]:
         info = probe_video(source)
-        plans = {c.name: plan_for(c, info.frame_count, self.frames, None, self.seed) for c in self.cards}
-        specs = {c.name: CropSpec.from_input(c.input) for c in self.cards}
-        extraction = run_to_end(extract_faces(source, info, union_indices(plans.values()), self.face,
-                                              set(specs.values()), sha256=sha256, cache=self.cache, cancel=cancel))
+        plans = plans_for(self.cards, info.frame_count, self.frames, None, self.seed)
+        extraction = run_to_end(extract_for(source, info, self.cards, plans, self.face, sha256=sha256,
+                                            cache=self.cache, cancel=cancel))
         main = extraction.main_track
         if main is None:
             return {}
         out = {}
         for card, model in zip(self.cards, self.models):
-            frame_level = is_frame_level(card)
-            clips = clip_inputs(extraction, specs[card.name], plans[card.name], card.input.frames_per_clip,
-                                frame_level)
-            units = units_of(list(score_clips(model, card, clips, self.device, self.batch_size, cancel)),
-                             main.track_id)
+            scores = score_model(model, card, plans[card.name], extraction, self.device, self.batch_size, cancel)
+            units = units_of(scores, main.track_id)
             if units:
                 out[card.name] = units
         return out

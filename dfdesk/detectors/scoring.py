@@ -1,19 +1,27 @@
-"""Scoring one detector over the face tracks of one video, as the analysis does: batched clips in, calibrated P(fake)
-out, and the video score of a track.  Shared by the analysis (dfdesk.services.inference, detector_runs) and the
-trainer's stacking fit (trainer.stacking), so that the two can never score a video differently.
+"""The database-free scoring engine: which frames each model sees, the clips cut from a video's face tracks,
+batched inference to calibrated P(fake), and the video score of a track.
+
+One engine for the analysis (dfdesk.services.analysis, detector_runs) and the trainer (its clips for training, its
+evaluation and stacking fit through trainer.video_scorer), so they can never cut or score a video differently:
+:func:`plans_for` (every model's frames), :func:`extract_for` (one decode and face pass for them all, through
+the crop cache), :func:`score_model` (one model over every track), :func:`track_clips` (the one rule for turning
+a track's frames into clips).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from dfdesk.core.crop_cache import CropCache
 from dfdesk.core.crops import CropSpec
+from dfdesk.core.faces import FaceSettings
 from dfdesk.core.fusion import aggregate_frames
-from dfdesk.core.pipeline import Cancelled, FaceExtraction
-from dfdesk.core.sampling import SamplingPlan, plan_sampling
+from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces
+from dfdesk.core.sampling import SamplingPlan, plan_sampling, union_indices, with_added_frames
+from dfdesk.core.types import Progress, VideoInfo
 from dfdesk.detectors.base import Detector, crops_to_tensor
 from dfdesk.detectors.cards import ModelCard, fake_probability
 from dfdesk.detectors.registry import detector_class
@@ -40,27 +48,62 @@ class ClipScore:
     spatial_maps: np.ndarray | None  # (T, h, w) in [0, 1]
 
 
+def plans_for(cards: Sequence[ModelCard], frame_count: int, frames: int | None = None, sampling: str | None = None,
+              seed: int = 0) -> dict[str, SamplingPlan]:
+    """Each model's frames (:func:`plan_for`), by model name, in the models' order."""
+    return {card.name: plan_for(card, frame_count, frames, sampling, seed) for card in cards}
+
+
+def extract_for(source, info: VideoInfo, cards: Sequence[ModelCard], plans: dict[str, SamplingPlan],
+                face: FaceSettings, *, sha256: str | None, cache: CropCache | None,
+                cancel: Callable[[], bool] | None = None, stream: int | None = None
+                ) -> Generator[Progress, None, FaceExtraction]:
+    """One decode and face pass for the union of the models' frames, cutting every model's crops (generator:
+    yields Progress, returns the FaceExtraction); ``source`` is a path, a frame folder or an OpenedEvidence."""
+    specs = {CropSpec.from_input(c.input) for c in cards}
+    return (yield from extract_faces(source, info, union_indices(plans.values()), face, specs, sha256=sha256,
+                                     cache=cache, cancel=cancel, stream=stream))
+
+
+def score_model(model: Detector, card: ModelCard, plan: SamplingPlan, extraction: FaceExtraction, device: str,
+                batch_size: int, cancel: Callable[[], bool] | None = None) -> list[ClipScore]:
+    """One model's clip scores over every face track.  A sampled frame whose main face the pipeline found only in
+    a frame added nearby is scored through that frame (the number of frames scored stays the plan's)."""
+    frames_plan = with_added_frames(plan, extraction.added)
+    clips = clip_inputs(extraction, CropSpec.from_input(card.input), frames_plan, card.input.frames_per_clip,
+                        is_frame_level(card))
+    return list(score_clips(model, card, clips, device, batch_size, cancel))
+
+
 def clip_inputs(extraction: FaceExtraction, crop_spec: CropSpec, plan: SamplingPlan, clip_len: int,
                 frame_level: bool) -> list[ClipInput]:
     """The clips of every track that this detector scores."""
     clips: list[ClipInput] = []
     for track in extraction.tracks:
         crops = dict(extraction.track_crops(crop_spec, track.track_id))
-        if frame_level:
-            present = [f for f in plan.indices if f in crops]
-            groups = [tuple(present[i : i + clip_len]) for i in range(0, len(present), clip_len)]
-        else:
-            groups = [g for g in (_filled(clip, crops) for clip in plan.clips) if g]
+        groups = track_clips(plan.indices, plan.clips, crops, clip_len, frame_level)
         clips += [ClipInput(track.track_id, g, tuple(crops[f] for f in g)) for g in groups]
     return clips
 
 
-def _filled(clip: Sequence[int], crops: dict[int, np.ndarray]) -> tuple[int, ...]:
+def track_clips(indices: Sequence[int], planned: Sequence[Sequence[int]], faces: Container[int], clip_len: int,
+                frame_level: bool) -> list[tuple[int, ...]]:
+    """The frame groups of one track that a model sees, in analysis and training alike (``faces``: the frames
+    where the track has a face).  Frame-level models: the planned frames with a face, in runs of ``clip_len``.
+    Clip models: each planned clip, a frame without the face replaced by the nearest one with it; a clip with a
+    face in under half of its frames (``MIN_CLIP_COVERAGE``) is left out."""
+    if frame_level:
+        present = [f for f in indices if f in faces]
+        return [tuple(present[i : i + clip_len]) for i in range(0, len(present), clip_len)]
+    return [group for group in (filled_clip(clip, faces) for clip in planned) if group]
+
+
+def filled_clip(clip: Sequence[int], faces: Container[int]) -> tuple[int, ...]:
     """The clip's frames, each missing face replaced by the nearest frame that has one; () if too few."""
-    present = [f for f in clip if f in crops]
+    present = [f for f in clip if f in faces]
     if len(present) < max(1, int(np.ceil(MIN_CLIP_COVERAGE * len(clip)))):
         return ()
-    return tuple(f if f in crops else min(present, key=lambda p: abs(p - f)) for f in clip)
+    return tuple(f if f in faces else min(present, key=lambda p: abs(p - f)) for f in clip)
 
 
 def score_clips(model: Detector, card: ModelCard, clips: Sequence[ClipInput], device: str, batch_size: int,

@@ -35,12 +35,13 @@ from dfdesk.core.outcome import (
     AnalysisOutcome,
     DetectorRun,
 )
-from dfdesk.core.pipeline import Cancelled, FaceExtraction, extract_faces
+from dfdesk.core.pipeline import Cancelled, FaceExtraction
 from dfdesk.core.probe import VideoError, list_video_streams, probe_video
-from dfdesk.core.sampling import SamplingPlan, union_indices, with_added_frames
+from dfdesk.core.sampling import SamplingPlan, union_indices
 from dfdesk.core.types import Progress, VideoInfo
 from dfdesk.detectors.cards import CardError, ModelCard
 from dfdesk.detectors.registry import create_detector
+from dfdesk.detectors.scoring import extract_for, plans_for, score_model
 from dfdesk.detectors.weights import WeightsError
 from dfdesk.services import audit
 from dfdesk.services.analysis_store import (
@@ -54,8 +55,7 @@ from dfdesk.services.artifact_folders import analysis_folder
 from dfdesk.services.detector_runs import detector_run
 from dfdesk.services.devices import resolve_device
 from dfdesk.services.explanations import render_heatmaps
-from dfdesk.services.inference import clip_inputs, score_clips
-from dfdesk.services.model_selection import Selection, is_frame_level, plan_for, select_models
+from dfdesk.services.model_selection import Selection, is_frame_level, select_models
 from dfdesk.services.recovery import RESUMABLE
 from dfdesk.services.verdicts import AUTO, Fuser, build_outcome, no_face_outcome
 from dfdesk.store.database import Database
@@ -255,8 +255,7 @@ def plan_analysis(info: VideoInfo, sha256: str, request: AnalysisRequest, video_
     try:
         selection = select_models(request.models)
         device = resolve_device(request.device)
-        plans = {c.name: plan_for(c, info.frame_count, request.frames, request.sampling, request.seed)
-                 for c in selection.usable}
+        plans = plans_for(selection.usable, info.frame_count, request.frames, request.sampling, request.seed)
         Fuser(request.fusion, {c.name: c for c in selection.usable})  # a bad fusion rule fails before any work
     except ValueError as exc:
         raise AnalysisError(str(exc)) from None
@@ -356,11 +355,9 @@ def extract_plan_faces(plan: AnalysisPlan, request: AnalysisRequest, cancel=None
 
     ``evidence``: the file opened and hashed (``plan.sha256``) by the caller; without it the file at
     ``plan.info.path`` is opened and hashed here, and refused when its SHA-256 is no longer ``plan.sha256``."""
-    specs = {CropSpec.from_input(c.input) for c in plan.selection.usable}
-    return (yield from extract_faces(
-        evidence or plan.info.path, plan.info, union_indices(plan.plans.values()), face_settings_for(plan, request),
-        specs, sha256=plan.sha256, cache=CropCache(paths.cache_dir() / "crops"), cancel=cancel,
-        stream=plan.stream_index))
+    return (yield from extract_for(
+        evidence or plan.info.path, plan.info, plan.selection.usable, plan.plans, face_settings_for(plan, request),
+        sha256=plan.sha256, cache=CropCache(paths.cache_dir() / "crops"), cancel=cancel, stream=plan.stream_index))
 
 
 def compute_outcome(plan: AnalysisPlan, request: AnalysisRequest, heatmap_folder: Path, cancel=None,
@@ -446,7 +443,8 @@ def _run_detector(card, plan: AnalysisPlan, extraction: FaceExtraction, specs: d
     model = None
     try:
         model = create_detector(card, plan.device)
-        clip_scores = _score_detector(model, card, plan, extraction, specs[card.name], request, cancel)
+        clip_scores = score_model(model, card, plan.plans[card.name], extraction, plan.device, request.batch_size,
+                                  cancel)
         run = detector_run(card, clip_scores, extraction.main_track.track_id,
                            {f.index: f.time_s for f in extraction.all_frames}, is_frame_level(card),
                            request.frame_aggregation, time.perf_counter() - started)
@@ -469,14 +467,6 @@ def _release_memory(device: str) -> None:
     """Hand the memory of a dropped model back (the CUDA allocator keeps freed blocks cached otherwise)."""
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
-
-
-def _score_detector(model, card, plan: AnalysisPlan, extraction: FaceExtraction, spec: CropSpec,
-                    request: AnalysisRequest, cancel) -> list:
-    # a frame the face pipeline added near a sampled frame without the main face is scored in its place
-    frames_plan = with_added_frames(plan.plans[card.name], extraction.added)
-    clips = clip_inputs(extraction, spec, frames_plan, card.input.frames_per_clip, is_frame_level(card))
-    return list(score_clips(model, card, clips, plan.device, request.batch_size, cancel))
 
 
 def _failed_run(card, exc: BaseException, seconds: float) -> DetectorRun:

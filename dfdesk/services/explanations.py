@@ -16,7 +16,7 @@ from dfdesk.core.outcome import DETECTOR_USED, DetectorRun, Heatmap
 from dfdesk.core.pipeline import FaceExtraction
 from dfdesk.detectors.base import crops_to_tensor
 from dfdesk.detectors.cards import fake_logit
-from dfdesk.services.inference import ClipScore
+from dfdesk.detectors.scoring import ClipScore
 
 
 def render_heatmaps(folder: Path, runs: list[DetectorRun], scores: dict, extraction: FaceExtraction,

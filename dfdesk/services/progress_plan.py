@@ -20,7 +20,8 @@ from sqlalchemy import select
 from dfdesk.core.pipeline import STAGE as FACES_STAGE
 from dfdesk.core.sampling import union_indices
 from dfdesk.core.types import Progress
-from dfdesk.services.model_selection import plan_for, select_models
+from dfdesk.detectors.scoring import plans_for
+from dfdesk.services.model_selection import select_models
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis, Evidence
 
@@ -113,7 +114,7 @@ def _sampling_plans(db: Database, evidence_id: int, request) -> dict:
         cards = select_models(request.models).usable
     except ValueError:
         return {}
-    return {c.name: plan_for(c, frame_count, request.frames, request.sampling, request.seed) for c in cards}
+    return plans_for(cards, frame_count, request.frames, request.sampling, request.seed)
 
 
 class ProgressTracker:
