@@ -4,16 +4,15 @@ A trained model becomes a folder in :func:`dfdesk.paths.user_models_dir` holding
 ``card.toml`` (``trained = true``, the weights' SHA-256, threshold, calibration, metrics and a description of the
 training data), and ``training_files.json`` (the SHA-256 of every file it was trained or validated on, from which
 ``dfdesk.services.training_provenance`` tells whether an evidence file was among them), written in a hidden
-staging folder first and renamed into place, so the model manager never sees half a model.  (The trainer may not
-import dfdesk.services, so it reads the model folders itself and restates the record's format.)  The model is
+staging folder first and renamed into place, so the model manager never sees half a model: the product's model
+store (:mod:`dfdesk.detectors.model_folders`) finds and places the folders.  (The trainer may not import
+dfdesk.services, so it restates the training-files record's format.)  The model is
 installed *disabled*: ``dfdesk train`` registers it, and an admin enables it after reviewing its figures.
 """
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,7 +23,8 @@ import torch
 from safetensors.torch import save_file
 
 from dfdesk import paths
-from dfdesk.detectors.cards import CARD_FILE, Calibration, CardError, ModelCard, load_card, save_card
+from dfdesk.detectors.cards import Calibration, CardError, ModelCard, load_card, save_card
+from dfdesk.detectors.model_folders import ModelFolderError, name_taken, new_model_folder, read_model_folders
 from dfdesk.detectors.weights import sha256_file
 
 WEIGHTS_FILE = "model.safetensors"
@@ -37,15 +37,9 @@ class InstallError(ValueError):
 
 
 def installed_cards() -> list[ModelCard]:
-    """Readable cards in the bundled and the user models folders (unreadable ones are skipped)."""
-    cards = []
-    for root in (paths.bundled_models_dir(), paths.user_models_dir()):
-        for file in sorted(root.glob(f"*/{CARD_FILE}")) if root.is_dir() else []:
-            try:
-                cards.append(load_card(file))
-            except CardError:
-                continue
-    return cards
+    """Readable cards in the bundled and the user models folders (the product's model store,
+    :mod:`dfdesk.detectors.model_folders`; unreadable and duplicate ones are skipped)."""
+    return read_model_folders().cards
 
 
 def find_installed_card(name: str) -> ModelCard:
@@ -61,9 +55,8 @@ def unique_name(base: str, now: datetime | None = None) -> str:
     """``<base>-ft-<UTC timestamp>``, lower-case, with a counter if that name is taken."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     stem = re.sub(r"[^a-z0-9_.-]+", "-", f"{base.lower()}-ft-{stamp}").strip("-.")[:60]
-    taken = {c.name for c in installed_cards()} | {p.name for p in paths.user_models_dir().iterdir()}
     name, counter = stem, 2
-    while name in taken:
+    while name_taken(name):
         name, counter = f"{stem}-{counter}", counter + 1
     return name
 
@@ -73,27 +66,21 @@ def install_trained(state: dict[str, torch.Tensor], card: ModelCard, *, name: st
                     description: str = "", training_files: Iterable[dict] | None = None) -> ModelCard:
     """Write weights and card (and, when given, the ``training_files`` record: entries of
     :func:`training_file_entries`) into the user models folder; returns the card as read back from disk."""
-    final = paths.user_models_dir() / name
-    if final.exists() or any(c.name == name for c in installed_cards()):
-        raise InstallError(f"a model named {name!r} is already installed")
     new_card = replace(card, name=name, trained=True, threshold=_open_unit(threshold), calibration=calibration,
                        metrics=dict(metrics), training_data=training_data, weights_file=WEIGHTS_FILE,
                        weights_format="safetensors", description=description or card.description,
                        created_at=datetime.now(UTC).isoformat(timespec="seconds"), path=None,
                        source=f"trained by dfdesk train from {card.name}")
-    with tempfile.TemporaryDirectory(dir=paths.user_models_dir(), prefix=".train-") as tmp:
-        staging = Path(tmp) / name
-        staging.mkdir()
-        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(staging / WEIGHTS_FILE))
-        new_card.weights_sha256 = sha256_file(staging / WEIGHTS_FILE)
-        try:
+    try:
+        with new_model_folder(name) as staging:
+            save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(staging / WEIGHTS_FILE))
+            new_card.weights_sha256 = sha256_file(staging / WEIGHTS_FILE)
             save_card(new_card, staging)
-        except CardError as exc:
-            raise InstallError(f"cannot install {name!r}: {exc}") from None
-        if training_files is not None:
-            write_training_files(staging, training_files)
-        shutil.move(str(staging), final)
-    return load_card(final)
+            if training_files is not None:
+                write_training_files(staging, training_files)
+    except (CardError, ModelFolderError) as exc:
+        raise InstallError(f"cannot install {name!r}: {exc}") from None
+    return load_card(paths.user_models_dir() / name)
 
 
 def training_file_entries(paths_and_splits: Iterable[tuple[Path, str | None]]) -> list[dict]:

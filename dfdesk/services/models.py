@@ -18,8 +18,8 @@ import json
 import logging
 import re
 import shutil
-import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,13 @@ from dfdesk import paths
 from dfdesk.detectors import build_detector, create_detector, detector_class, list_detectors
 from dfdesk.detectors.base import InputSpec, clip_shape
 from dfdesk.detectors.cards import CARD_FILE, CardError, ModelCard, load_card, save_card
+from dfdesk.detectors.model_folders import (
+    FoundModels,
+    ModelFolderError,
+    name_taken,
+    new_model_folder,
+    read_model_folders,
+)
 from dfdesk.detectors.onnx_export import ExportResult, OnnxExportError
 from dfdesk.detectors.onnx_export import export_onnx as export_detector
 from dfdesk.detectors.weights import (
@@ -54,44 +61,11 @@ class ModelStoreError(ValueError):
     """A model cannot be found, imported or exported; the message says why."""
 
 
-@dataclass(frozen=True)
-class CardProblem:
-    path: Path
-    message: str
-
-
-@dataclass
-class InstalledModels:
-    cards: list[ModelCard] = field(default_factory=list)
-    problems: list[CardProblem] = field(default_factory=list)
-
-
-def model_dirs() -> list[Path]:
-    """Where models are looked for: bundled first, then the user's folder."""
-    return [paths.bundled_models_dir(), paths.user_models_dir()]
-
-
-def scan_installed() -> InstalledModels:
-    """Every usable card, plus a problem entry for each unreadable, unregistered or duplicate one."""
-    found = InstalledModels()
-    names: set[str] = set()
-    registration_needed = installation.has_admin()
-    for root in model_dirs():
-        user_folder = root == paths.user_models_dir()
-        for card_file in sorted(root.glob(f"*/{CARD_FILE}")) if root.is_dir() else []:
-            try:
-                card = load_card(card_file)
-                if user_folder and registration_needed:
-                    check_registration(card)
-            except CardError as exc:
-                found.problems.append(CardProblem(card_file.parent, str(exc)))
-                continue
-            if card.name in names:
-                found.problems.append(CardProblem(card_file.parent, f"duplicate model name {card.name!r}; ignored"))
-                continue
-            names.add(card.name)
-            found.cards.append(card)
-    return found
+def scan_installed() -> FoundModels:
+    """Every usable card, plus a problem entry for each unreadable, unregistered or duplicate one (the folders are
+    read by :mod:`dfdesk.detectors.model_folders`; user-folder models need an admin's registration once the
+    installation has an admin)."""
+    return read_model_folders(check_registration if installation.has_admin() else None)
 
 
 def list_installed() -> list[ModelCard]:
@@ -166,9 +140,7 @@ def import_model(
         sigmoid_means = sigmoid_means or exported.sigmoid_means
         options = options or dict(exported.options)
     sigmoid_means = sigmoid_means or "fake"
-    with tempfile.TemporaryDirectory(dir=paths.user_models_dir(), prefix=".import-") as tmp:
-        staging = Path(tmp) / name
-        staging.mkdir()
+    with _new_folder(name) as staging:
         weights_file, fmt = _install_weights(src, staging, architecture, options)
         card = ModelCard(
             name=name, architecture=architecture, options=options, input=input_spec or cls.default_input(),
@@ -186,8 +158,7 @@ def import_model(
             _write_registration(card, admin)
         except (CardError, WeightsError) as exc:
             raise ModelStoreError(f"cannot import {src.name}: {exc}") from None
-        final = paths.user_models_dir() / name
-        shutil.move(str(staging), final)
+    final = paths.user_models_dir() / name
     installation.record(admin, "model.install", name=name, architecture=architecture,
                         weights_sha256=card.weights_sha256, source=str(src))
     return load_card(final)
@@ -258,8 +229,17 @@ def _authorised(grant: AdminGrant | None, action: str) -> str:
 def _check_new_name(name: str) -> None:
     if not NAME_PATTERN.match(name):
         raise ModelStoreError(f"model name {name!r} must be lower-case letters, digits, '_', '-' or '.'")
-    if any(c.name == name for c in list_installed()) or (paths.user_models_dir() / name).exists():
+    if name_taken(name):
         raise ModelStoreError(f"a model named {name!r} is already installed")
+
+
+@contextmanager
+def _new_folder(name: str) -> Iterator[Path]:
+    try:
+        with new_model_folder(name) as staging:
+            yield staging
+    except ModelFolderError as exc:
+        raise ModelStoreError(str(exc)) from None
 
 
 def _architecture(architecture: str):
