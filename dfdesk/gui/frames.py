@@ -23,17 +23,10 @@ from dfdesk.core.probe import VideoError
 from dfdesk.core.types import Frame, VideoInfo
 from dfdesk.core.video import VideoReader
 from dfdesk.services.key_frames import KeyFrameMismatch, ScoredCrops, Wanted, decode_key_frames
-from dfdesk.services.results import EvidenceView
 
 FORWARD_LIMIT = 48
 CACHE_FRAMES = 24
 KEEP_BEFORE = 8  # frames before a seek target kept for stepping back (at most CACHE_FRAMES)
-
-
-def video_info(evidence: EvidenceView) -> VideoInfo:
-    return VideoInfo(evidence.path, evidence.size_bytes, evidence.container, evidence.codec, evidence.width,
-                     evidence.height, evidence.fps, evidence.frame_count, evidence.duration_s, evidence.rotation,
-                     evidence.has_audio, evidence.is_vfr)
 
 
 class FrameSource:

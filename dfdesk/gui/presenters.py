@@ -126,8 +126,9 @@ def gallery_items(view: AnalysisView, limit: int = 8) -> list[GalleryItem]:
         probability.setdefault((p.track_index, p.frame_index), p.fake_probability)
     times = {p.frame_index: p.time_s for points in view.points.values() for p in points}
     ranked = sorted(probability, key=lambda key: (key not in heatmaps, -probability[key], key[1]))[:limit]
-    return [GalleryItem(frame, times.get(frame, frame / max(view.evidence.fps, 1e-6)), probability[(track, frame)],
-                        track, _box(view, track, frame), heatmaps.get((track, frame), {}))
+    fps = max(view.evidence.video.fps, 1e-6)
+    return [GalleryItem(frame, times.get(frame, frame / fps), probability[(track, frame)], track,
+                        _box(view, track, frame), heatmaps.get((track, frame), {}))
             for track, frame in ranked]
 
 

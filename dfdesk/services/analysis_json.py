@@ -10,15 +10,17 @@ from dfdesk.services.verdicts import headline
 
 
 def analysis_document(view: AnalysisView) -> dict:
-    evidence, verdict = view.evidence, view.verdict
+    evidence, video, verdict = view.evidence, view.evidence.video, view.verdict
     return {
         "dfdesk_version": __version__,
         "analysis_id": view.id,
         "status": view.status,
         "case": {"id": evidence.case_id, "name": evidence.case_name},
-        "video": {"path": evidence.path, "sha256": evidence.sha256, "width": evidence.width,
-                  "height": evidence.height, "fps": evidence.fps, "frames": evidence.frame_count,
-                  "duration_s": evidence.duration_s, "rotation": evidence.rotation, "vfr": evidence.is_vfr},
+        "video": {"path": evidence.path, "sha256": evidence.sha256, "width": video.width, "height": video.height,
+                  "fps": video.fps, "frames": video.frame_count, "duration_s": video.duration_s,
+                  "rotation": video.rotation, "vfr": video.is_vfr, "size_bytes": video.size_bytes,
+                  "container": video.container, "codec": video.codec, "pixel_format": video.pixel_format,
+                  "bit_depth": video.bit_depth, "audio": video.has_audio},
         "verdict": verdict.label if verdict else None,  # for scripts: "real" means no manipulation detected
         "verdict_text": headline(verdict.label if verdict else None),
         "fake_probability": verdict.fake_probability if verdict else None,

@@ -21,7 +21,6 @@ from dfdesk.services.analysis_store import save_outcome
 from dfdesk.services.artifact_folders import analysis_folder
 from dfdesk.services.batch_work import BatchItem, Computed, Refused, place_heatmaps
 from dfdesk.services.cases import find_case, get_or_create_case
-from dfdesk.services.ingest import _evidence_row
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis, Evidence
 
@@ -120,7 +119,7 @@ def _evidence(session: Session, case_id: int, computed: Computed, actor: str) ->
     existing = session.scalar(select(Evidence).where(Evidence.case_id == case_id, Evidence.sha256 == plan.sha256))
     if existing is not None:
         return existing
-    evidence = _evidence_row(case_id, computed.item.path, plan.sha256, plan.info, actor)
+    evidence = Evidence.from_probe(case_id, computed.item.path, plan.sha256, plan.info, actor)
     session.add(evidence)
     session.flush()
     audit.record(session, actor, "evidence.ingest", case_id=case_id, evidence_id=evidence.id,

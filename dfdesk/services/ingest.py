@@ -87,21 +87,12 @@ def _record(session: Session, case_id: int, absolute: str, given: str, digest: s
         audit.record(session, actor, "evidence.reingest", case_id=case_id, evidence_id=existing.id,
                      path=absolute, path_given=given, sha256=digest)
         return IngestResult(existing.id, case_id, digest, False, info)
-    evidence = _evidence_row(case_id, absolute, digest, info, actor)
+    evidence = Evidence.from_probe(case_id, absolute, digest, info, actor)
     session.add(evidence)
     session.flush()
     audit.record(session, actor, "evidence.ingest", case_id=case_id, evidence_id=evidence.id, path=absolute,
                  path_given=given, sha256=digest, size_bytes=info.size_bytes)
     return IngestResult(evidence.id, case_id, digest, True, info)
-
-
-def _evidence_row(case_id: int, path: str, digest: str, info: VideoInfo, actor: str) -> Evidence:
-    return Evidence(
-        case_id=case_id, path=path, file_name=Path(path).name, sha256=digest, size_bytes=info.size_bytes,
-        container=info.container, codec=info.codec, pixel_format=info.pixel_format, width=info.width,
-        height=info.height, fps=info.fps, frame_count=info.frame_count, duration_s=info.duration_s,
-        rotation=info.rotation, has_audio=info.has_audio, is_vfr=info.is_vfr, ingested_by=actor,
-    )
 
 
 def verify_evidence(evidence: Evidence) -> tuple[bool, str]:

@@ -25,7 +25,6 @@ from PIL import Image
 from dfdesk import __version__
 from dfdesk.core.outcome import DetectorRun, Heatmap
 from dfdesk.core.probe import VideoError, sha256_file
-from dfdesk.core.types import VideoInfo
 from dfdesk.services import audit
 from dfdesk.services.ingest import verify_evidence
 from dfdesk.services.key_frames import KeyFrameMismatch, KeyFrameSource, ScoredCrops, Wanted, decode_key_frames
@@ -45,7 +44,7 @@ from dfdesk.services.report_publish import clean_stale, publish, replaced_report
 from dfdesk.services.report_signature import sign_staged_report
 from dfdesk.services.report_still import frame_still
 from dfdesk.services.report_trust import RecordsDisagree, actor_label, gather_trust
-from dfdesk.services.results import AnalysisView, EvidenceView, ResultNotFound, load_analysis
+from dfdesk.services.results import AnalysisView, ResultNotFound, load_analysis
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis, Evidence, Report
 
@@ -269,7 +268,7 @@ def key_frames(analysis: AnalysisView, check: HashCheck) -> tuple[KeyFrame, ...]
     chosen = sorted(analysis.heatmaps, key=lambda h: -h.fake_probability)[:MAX_KEY_FRAMES]
     chosen.sort(key=lambda h: (h.frame_index, h.track_index, h.detector))
     crops, stills, sources, remark = _face_crops(analysis, chosen, check)
-    fps = analysis.evidence.fps or 1.0
+    fps = analysis.evidence.video.fps or 1.0
     return tuple(KeyFrame(h.detector, h.track_index, h.frame_index, _time_s(sources.get(h.frame_index), h, fps),
                           h.fake_probability, crop_png=crops.get((h.track_index, h.frame_index)),
                           heatmap_png=_heatmap_png(h), remark=remark, **_provenance(sources.get(h.frame_index)),
@@ -310,7 +309,7 @@ def _face_crops(analysis: AnalysisView, chosen: list[Heatmap], check: HashCheck)
               if (box := boxes.get(h.track_index, {}).get(h.frame_index)) is not None]
     scored = ScoredCrops.of_analysis(analysis.evidence.sha256, analysis.settings, analysis.models)
     try:
-        sources = decode_key_frames(_video_info(analysis.evidence), wanted, scored)
+        sources = decode_key_frames(analysis.evidence.video, wanted, scored)
     except KeyFrameMismatch as exc:
         raise ReportError(f"{exc}: the evidence decodes differently from when it was analysed") from None
     except VideoError as exc:
@@ -321,11 +320,6 @@ def _face_crops(analysis: AnalysisView, chosen: list[Heatmap], check: HashCheck)
     crops = {key: _crop_png(image, box) for key, (image, box) in placed.items()}
     stills = {key: frame_still(image, box) for key, (image, box) in placed.items()}
     return crops, stills, sources, ""
-
-
-def _video_info(e: EvidenceView) -> VideoInfo:
-    return VideoInfo(e.path, e.size_bytes, e.container, e.codec, e.width, e.height, e.fps, e.frame_count,
-                     e.duration_s, e.rotation, e.has_audio, e.is_vfr)
 
 
 def _crop_png(image: np.ndarray, box: tuple[float, float, float, float]) -> bytes:

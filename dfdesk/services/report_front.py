@@ -43,7 +43,7 @@ def executive_summary(content: ReportContent) -> list:
     """Evidence, hash check, the finding in words with its fusion rule, the analyst's conclusion, the examiner."""
     e, check = content.analysis.evidence, content.hash_check
     rows = [("Evidence", clip(e.file_name, NAME_CHARS)), ("SHA-256 at intake", para(check.intake, "mono")),
-            ("Size", file_size(e.size_bytes)), ("Hash check at export", hash_verdict(check)),
+            ("Size", file_size(e.video.size_bytes)), ("Hash check at export", hash_verdict(check)),
             *finding_rows(content), *conclusion_rows(content.analysis.notes),
             ("Examiner", examiner_words(content))]
     if content.trust is not None:

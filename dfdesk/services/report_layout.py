@@ -285,17 +285,18 @@ def alert_box(text: str) -> list:
 # --- 2. evidence ---------------------------------------------------------------------------------
 
 def evidence_section(content: ReportContent) -> list:
-    e, check = content.analysis.evidence, content.hash_check
-    rate = f"{e.fps:.3f} fps" + (" (variable frame rate)" if e.is_vfr else "")
+    e, v, check = content.analysis.evidence, content.analysis.evidence.video, content.hash_check
+    rate = f"{v.fps:.3f} fps" + (" (variable frame rate)" if v.is_vfr else "")
     rows = [("File name", clip(e.file_name, NAME_CHARS)), ("Path", clip(e.path, PATH_CHARS)),
-            ("Size", file_size(e.size_bytes)),
+            ("Size", file_size(v.size_bytes)),
             ("SHA-256 at intake", para(check.intake, "mono")),
             ("SHA-256 at export", para(check.now, "mono" if check.readable else "body")),
-            ("Comparison", hash_verdict(check)), ("Container", e.container), ("Codec", e.codec),
-            ("Resolution", f"{e.width} x {e.height} pixels (as displayed)"), ("Frame rate", rate),
-            ("Frame count", f"{e.frame_count:,}"), ("Duration", f"{e.duration_s:.3f} s"),
-            ("Rotation", f"{e.rotation}° clockwise to display upright"),
-            ("Audio present", "yes" if e.has_audio else "no"),
+            ("Comparison", hash_verdict(check)), ("Container", v.container), ("Codec", v.codec),
+            ("Pixel format", f"{v.pixel_format or 'not recorded'} ({v.bit_depth} bit)"),
+            ("Resolution", f"{v.width} x {v.height} pixels (as displayed)"), ("Frame rate", rate),
+            ("Frame count", f"{v.frame_count:,}"), ("Duration", f"{v.duration_s:.3f} s"),
+            ("Rotation", f"{v.rotation}° clockwise to display upright"),
+            ("Audio present", "yes" if v.has_audio else "no"),
             ("Ingested", f"{local_time(e.ingested_at)} by {clip(e.ingested_by, NAME_CHARS)}")]
     return [para("1. Evidence", "h1"), key_values(rows)]
 
@@ -489,7 +490,7 @@ def timeline_block(analysis: AnalysisView) -> list:
     if not series:
         return [para("Timeline", "h2"), para("No per-frame scores were recorded.")]
     verdict = analysis.verdict
-    spec = TimelineSpec(series, analysis.evidence.duration_s or max(p.time_s for s in series.values() for p in s),
+    spec = TimelineSpec(series, analysis.evidence.video.duration_s or max(p.time_s for s in series.values() for p in s),
                         verdict.fake_threshold if verdict else 0.5, verdict.real_threshold if verdict else 0.5, main)
     fused = "fused calibrated score (the bounded LR at even prior odds)" if verdict and verdict.evidence else \
         "fused score"
@@ -501,7 +502,7 @@ def timeline_block(analysis: AnalysisView) -> list:
 def track_block(analysis: AnalysisView) -> list:
     if not analysis.tracks:
         return [para("Face tracks", "h2"), para("No face track was found.")]
-    fps = analysis.evidence.fps or 1.0
+    fps = analysis.evidence.video.fps or 1.0
     rows = []
     for track in analysis.tracks:
         per_model = "; ".join(f"{d.name} {d.track_probabilities[track.track_index]:.2f}" for d in analysis.detectors
@@ -575,14 +576,14 @@ def limitations_section(content: ReportContent) -> list:
 
 
 def limitation_lines(content: ReportContent) -> list[str]:
-    e = content.analysis.evidence
+    v = content.analysis.evidence.video
     lines = [f"{m.name} was trained on: {m.training_data}. It was not trained on other sources or manipulation "
              "methods, which it may miss or misjudge." for m in content.models if m.status == DETECTOR_USED]
     lines += [f"Excluded from the verdict: {m.name}, {EXCLUSION_REASONS.get(m.status, m.status)}"
               + (f" ({m.note})." if m.note else ".") for m in content.models if m.status != DETECTOR_USED]
-    bitrate = e.size_bytes * 8 / e.duration_s / 1000 if e.duration_s else 0.0
-    lines.append(f"Compression: the evidence is {e.codec} at about {bitrate:,.0f} kbit/s on average, {e.width} x "
-                 f"{e.height} pixels. Strong compression, re-encoding, resizing and small faces remove the traces "
+    bitrate = v.size_bytes * 8 / v.duration_s / 1000 if v.duration_s else 0.0
+    lines.append(f"Compression: the evidence is {v.codec} at about {bitrate:,.0f} kbit/s on average, {v.width} x "
+                 f"{v.height} pixels. Strong compression, re-encoding, resizing and small faces remove the traces "
                  "detectors rely on and lower their reliability; compression differences alone can also make "
                  "videos look different to a model.")
     lines.append("Scores are computed on sampled frames only; manipulation confined to frames that were not sampled, "

@@ -12,7 +12,7 @@ from dfdesk.core.coverage import Coverage
 from dfdesk.core.face_presence import TrackPresence, track_presence
 from dfdesk.core.likelihood import EvidenceStrength
 from dfdesk.core.outcome import DetectorRun, FramePoint, Heatmap, TrackOutcome, Verdict
-from dfdesk.core.probe import bit_depth
+from dfdesk.core.types import VideoInfo
 from dfdesk.services.analysis_store import RecordSchemaError, check_record_schema
 from dfdesk.store.tables import Analysis, Artifact, Case, Evidence, FaceTrackRow, FrameScore, Note
 
@@ -30,27 +30,11 @@ class EvidenceView:
     path: str
     file_name: str
     sha256: str
-    size_bytes: int
-    container: str
-    codec: str
-    pixel_format: str
-    width: int
-    height: int
-    fps: float
-    frame_count: int
-    duration_s: float
-    rotation: int
-    has_audio: bool
-    is_vfr: bool
+    video: VideoInfo  # the probe's facts recorded at intake (Evidence.video_info): codec, size, pixel format, ...
     ingested_at: datetime
     ingested_by: str
     case_examiner: str | None = None  # None: not recorded (cases made before the examiner field, or left empty)
     case_description: str = ""
-
-    @property
-    def bit_depth(self) -> int:
-        """Bits per sample, by the intake's own rule."""
-        return bit_depth(self.pixel_format)
 
 
 @dataclass(frozen=True)
@@ -97,11 +81,7 @@ class AnalysisView:
 def evidence_view(evidence: Evidence, case: Case) -> EvidenceView:
     return EvidenceView(
         id=evidence.id, case_id=case.id, case_name=case.name, case_number=case.number, path=evidence.path,
-        file_name=evidence.file_name, sha256=evidence.sha256, size_bytes=evidence.size_bytes,
-        container=evidence.container, codec=evidence.codec, pixel_format=evidence.pixel_format,
-        width=evidence.width, height=evidence.height,
-        fps=evidence.fps, frame_count=evidence.frame_count, duration_s=evidence.duration_s,
-        rotation=evidence.rotation, has_audio=evidence.has_audio, is_vfr=evidence.is_vfr,
+        file_name=evidence.file_name, sha256=evidence.sha256, video=evidence.video_info(),
         ingested_at=evidence.ingested_at, ingested_by=evidence.ingested_by, case_examiner=case.examiner,
         case_description=case.description or "")
 

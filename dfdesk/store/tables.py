@@ -4,10 +4,19 @@ Changing a table means adding an Alembic revision in dfdesk/store/migrations/ver
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from dfdesk.core.probe import bit_depth
+from dfdesk.core.types import VideoInfo
+
+# the probe's facts an evidence row stores, each under the VideoInfo field's own name (bit depth follows from the
+# pixel format; the path is the row's own)
+PROBED_COLUMNS = tuple(f.name for f in fields(VideoInfo) if f.name not in ("path", "bit_depth"))
 
 
 def utcnow() -> datetime:
@@ -58,6 +67,17 @@ class Evidence(Base):
     ingested_by: Mapped[str] = mapped_column(String(100))
     case: Mapped[Case] = relationship(back_populates="evidence")
     analyses: Mapped[list[Analysis]] = relationship(back_populates="evidence", order_by="Analysis.id")
+
+    @classmethod
+    def from_probe(cls, case_id: int, path: str, sha256: str, info: VideoInfo, ingested_by: str) -> Evidence:
+        """The row of a file at intake: the probe's facts stored column for column (PROBED_COLUMNS)."""
+        return cls(case_id=case_id, path=path, file_name=Path(path).name, sha256=sha256, ingested_by=ingested_by,
+                   **{name: getattr(info, name) for name in PROBED_COLUMNS})
+
+    def video_info(self) -> VideoInfo:
+        """The probe's facts as recorded at intake: every reader of an evidence row gets them from here."""
+        return VideoInfo(path=self.path, bit_depth=bit_depth(self.pixel_format),
+                         **{name: getattr(self, name) for name in PROBED_COLUMNS})
 
 
 class Analysis(Base):

@@ -11,7 +11,6 @@ from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 from dfdesk.core.video import VideoReader
-from dfdesk.gui.frames import video_info
 from dfdesk.gui.views.analysis_view import AnalysisPage
 from tests.fixtures.analyses import make_saved_analysis
 from tests.gui.test_analysis_view import shown
@@ -36,7 +35,7 @@ def test_an_exported_frame_holds_the_decoded_pixels_and_says_where_they_came_fro
     out = page.player.ask_export()
     assert out == tmp_path / "face-frame7.png"
     evidence = page.view.evidence
-    with VideoReader(evidence.path, video_info(evidence)) as reader:  # an independent decode from the first frame
+    with VideoReader(evidence.path, evidence.video) as reader:  # an independent decode from the first frame
         decoded = [f for f in reader.frames(range(8))][-1]
     with Image.open(out) as png:
         pixels, text = np.asarray(png.convert("RGB")), dict(png.text)

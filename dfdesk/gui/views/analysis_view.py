@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QVBoxLayout, QWidg
 
 from dfdesk.core.probe import VideoError
 from dfdesk.gui import dialogs
-from dfdesk.gui.frames import FaceCrop, FrameSource, face_crops, video_info
+from dfdesk.gui.frames import FaceCrop, FrameSource, face_crops
 from dfdesk.gui.jobs import Job, JobQueue
 from dfdesk.gui.presenters import boxes_at, curve_names, gallery_items
 from dfdesk.gui.settings import AppSettings
@@ -133,16 +133,16 @@ class AnalysisPage(QWidget):
 
     def _open_video(self) -> None:
         try:
-            source = FrameSource(video_info(self.view.evidence), self.view.settings.get("stream_index"))
+            source = FrameSource(self.view.evidence.video, self.view.settings.get("stream_index"))
         except (VideoError, OSError) as exc:
             self.player.show_problem(f"The evidence file cannot be shown:\n{exc}")
             return
-        self.player.open(source, self.view.evidence.fps, self.view.evidence.sha256, self.view.evidence.file_name)
+        self.player.open(source, self.view.evidence.video.fps, self.view.evidence.sha256, self.view.evidence.file_name)
 
     def _load_faces(self, items) -> None:
         if not items or self.player.source is None:
             return
-        info = video_info(self.view.evidence)
+        info = self.view.evidence.video
         wanted = [(i.track_index, i.frame_index, i.box, next(iter(i.heatmaps), "")) for i in items]
         scored = ScoredCrops.of_analysis(self.view.evidence.sha256, self.view.settings, self.view.models)
         self.crop_job = self.jobs.submit(f"Face crops of {self.view.evidence.file_name}",
@@ -157,7 +157,7 @@ class AnalysisPage(QWidget):
         return boxes_at(self.view, frame_index) if self.view else []
 
     def _second(self) -> int:
-        fps = self.view.evidence.fps if self.view else 0
+        fps = self.view.evidence.video.fps if self.view else 0
         return max(1, round(fps)) if fps > 0 else SECOND_STEP
 
     def save_finding(self, text: str, conclusion: str | None) -> None:

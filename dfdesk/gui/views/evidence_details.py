@@ -67,21 +67,21 @@ def local_time(at: datetime) -> str:
 
 def fact_rows(details: EvidenceDetails) -> list[tuple[str, str]]:
     """(label, text) for every probed and recorded fact, in the order the panel shows them."""
-    rotation = f"{details.rotation}° clockwise to show upright" if details.rotation else "none"
+    rotation = f"{details.video.rotation}° clockwise to show upright" if details.video.rotation else "none"
     return [
         ("Case", details.case_name),
         ("File", details.file_name),
-        ("Size", f"{details.size_bytes:,} bytes"),
-        ("Container", details.container or "—"),
-        ("Video codec", details.codec or "—"),
-        ("Pixel format", details.pixel_format or "—"),
-        ("Bit depth", f"{details.bit_depth} bit"),
-        ("Resolution", f"{details.width}×{details.height} (as displayed)"),
+        ("Size", f"{details.video.size_bytes:,} bytes"),
+        ("Container", details.video.container or "—"),
+        ("Video codec", details.video.codec or "—"),
+        ("Pixel format", details.video.pixel_format or "—"),
+        ("Bit depth", f"{details.video.bit_depth} bit"),
+        ("Resolution", f"{details.video.width}×{details.video.height} (as displayed)"),
         ("Rotation", rotation),
-        ("Frame rate", f"{details.fps:.3f} fps" + (" (variable)" if details.is_vfr else " (constant)")),
-        ("Frames", f"{details.frame_count:,}"),
-        ("Duration", f"{format_duration(details.duration_s)} ({details.duration_s:.3f} s)"),
-        ("Audio", "yes" if details.has_audio else "none"),
+        ("Frame rate", f"{details.video.fps:.3f} fps" + (" (variable)" if details.video.is_vfr else " (constant)")),
+        ("Frames", f"{details.video.frame_count:,}"),
+        ("Duration", f"{format_duration(details.video.duration_s)} ({details.video.duration_s:.3f} s)"),
+        ("Audio", "yes" if details.video.has_audio else "none"),
         ("Ingested", f"{local_time(details.ingested_at)} by {details.ingested_by}"),
     ]
 

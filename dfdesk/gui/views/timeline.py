@@ -160,9 +160,9 @@ class TimelineView(QWidget):
         self._legend_colour = text
 
     def show_analysis(self, view: AnalysisView) -> None:
-        self.frame_count = max(view.evidence.frame_count, 1)
+        self.frame_count = max(view.evidence.video.frame_count, 1)
         for plot in (self.scores, self.attention):
-            plot.getAxis("bottom").fps = view.evidence.fps if view.evidence.fps > 0 else 25.0
+            plot.getAxis("bottom").fps = view.evidence.video.fps if view.evidence.video.fps > 0 else 25.0
         for curve in self.curves.values():
             self.scores.removeItem(curve)
         self.curves.clear()
