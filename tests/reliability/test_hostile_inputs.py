@@ -185,17 +185,17 @@ def test_a_file_removed_between_hash_check_and_decoding_is_analysed_from_the_ver
         db: Database, tmp_path: Path, monkeypatch) -> None:
     """The evidence is opened once, hashed and decoded through that descriptor: removing the path after the check
     takes nothing away from what was verified, and the analysis finishes on exactly those bytes."""
-    from dfdesk.services import analysis
+    from dfdesk.detectors import scoring  # the engine the analysis decodes through
 
     clip = hostile.h264(tmp_path, "vanishing.mp4")
     intake = ingest_video(db, "Case V", clip, "alice")
-    real_extract = analysis.extract_faces
+    real_extract = scoring.extract_faces
 
     def vanish_then_extract(source, *args, **kwargs):
         os.unlink(source.path)
         return real_extract(source, *args, **kwargs)
 
-    monkeypatch.setattr(analysis, "extract_faces", vanish_then_extract)
+    monkeypatch.setattr(scoring, "extract_faces", vanish_then_extract)
     _drive(run_analysis(db, intake.evidence_id, AnalysisRequest(models=("meso4_df",), frames=4), "alice"))
     from tests.reliability.conftest import statuses
 
