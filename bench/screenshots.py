@@ -9,8 +9,8 @@ evidence details and the evidence rows' context menu, the Help menu's About and 
 timeline with the hover readout, zoomed in and with a detector hidden, the gallery showing one detector's heat
 maps, and the player enlarged full screen and zoomed in.
 
-Runs the real analysis when dfdesk.services.analysis is present, else saves synthetic scores
-(tests/fixtures/analyses.py) over the real clip.  Nothing from ../shared/data is copied.
+Runs the real analysis of the clip (the product's default ensemble) before shooting.  Nothing from
+../shared/data is copied.
 """
 from __future__ import annotations
 

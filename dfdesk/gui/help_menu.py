@@ -9,9 +9,19 @@ from __future__ import annotations
 from html import escape
 from importlib.metadata import PackageNotFoundError, metadata
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QMainWindow, QMenu, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QMainWindow,
+    QMenu,
+    QStyle,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dfdesk import __version__, paths
 from dfdesk.gui import dialogs
@@ -95,19 +105,40 @@ def _plain(text: str) -> str:
 
 
 class TextDialog(QDialog):
-    """A small read-only rich-text dialog with a Close button."""
+    """A read-only rich-text dialog with a Close button, sized to show all of its text (it scrolls only when the
+    text is taller than most of the screen, at any scaling)."""
+
+    SCREEN_SHARE = 0.85  # the most of the available screen the dialog takes
+    TEXT_CHARS = 90  # the text's width in average characters, when the screen has room
 
     def __init__(self, title: str, html: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(title)
-        self.text = QLabel(html)
-        self.text.setWordWrap(True)
-        self.text.setOpenExternalLinks(False)
+        self.text = QTextBrowser()
+        self.text.setOpenLinks(False)
+        self.text.setFrameShape(QFrame.Shape.NoFrame)
+        self.text.setHtml(html)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
         layout.addWidget(buttons)
+        self.resize(self._fitting_size(buttons.sizeHint().height()))
+
+    def _fitting_size(self, buttons_height: int) -> QSize:
+        """The text laid out on a copy of its document at the width the dialog will give it (the browser relays
+        out its own document only once shown), so the height is known before the dialog opens."""
+        screen = (self.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+        margins = self.layout().contentsMargins()
+        scroll_bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        chrome_w = margins.left() + margins.right() + scroll_bar
+        width = min(int(screen.width() * self.SCREEN_SHARE),
+                    self.fontMetrics().averageCharWidth() * self.TEXT_CHARS + chrome_w)
+        laid_out = self.text.document().clone(self)
+        laid_out.setTextWidth(width - chrome_w)
+        chrome_h = margins.top() + margins.bottom() + self.layout().spacing() + buttons_height + 4
+        height = int(laid_out.size().height()) + chrome_h
+        return QSize(width, min(int(screen.height() * self.SCREEN_SHARE), height))
 
 
 class HelpMenu(QMenu):

@@ -43,6 +43,7 @@ def test_the_window_and_its_status_bar_fit_the_screen(tmp_path: Path, width, hei
     assert inside(shown["frame"], room)  # the window with its frame
     assert shown["status_bar_visible"] and inside(shown["status_bar"], room)
     assert shown["finding_whole"]  # the finding form, whole, without scrolling
+    assert inside(shown["about_frame"], room) and not shown["about_scrolls"]  # About shows all of its text
     # with a desktop panel and a title bar taken too, the window could still shrink to fit
     min_w, min_h = shown["minimum"]
     assert min_w + FRAME_ALLOWANCE.width() <= room[2]

@@ -37,6 +37,9 @@ def main() -> None:
         app.processEvents()
     status = window.statusBar()
     finding = page.finding
+    about = window.help_menu.show_about()
+    for _ in range(50):
+        app.processEvents()
     print(json.dumps({
         "available": rect(window.screen().availableGeometry()),
         "frame": rect(window.frameGeometry()),
@@ -44,7 +47,10 @@ def main() -> None:
         "status_bar": rect(status.geometry().translated(status.mapToGlobal(QPoint(0, 0)) - status.pos())),
         "status_bar_visible": status.isVisible(),
         "finding_whole": finding.visibleRegion().boundingRect() == finding.rect(),
+        "about_frame": rect(about.frameGeometry()),
+        "about_scrolls": about.text.verticalScrollBar().maximum() > 0,
     }))
+    about.close()
     page.shutdown()
     jobs.shutdown()
     db.close()
