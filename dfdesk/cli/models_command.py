@@ -16,14 +16,12 @@ from dfdesk.cli.common import EXIT_OK, CliError, add_db_option, interactive, ope
 from dfdesk.cli.profile_command import add_profile_option, authorize_installation
 from dfdesk.detectors.cards import CardError, card_to_dict
 from dfdesk.detectors.weights import WeightsError
-from dfdesk.services import audit
 from dfdesk.services.model_enablement import EnablementError, model_states, set_enabled, validation_review
-from dfdesk.services.model_imports import IMPORT_ERRORS, import_audited
+from dfdesk.services.model_imports import IMPORT_ERRORS, import_audited, register_audited
 from dfdesk.services.models import (
     ModelStoreError,
     export_onnx,
     find_model,
-    register_model,
     scan_installed,
     untrained_cards,
 )
@@ -105,12 +103,9 @@ def register_folder(args: argparse.Namespace) -> int:
     db = open_database(args.db)
     actor, grant = authorize_installation(db, args.profile, "model registration")
     try:
-        card = register_model(args.name, grant=grant)
+        card = register_audited(db, actor, grant, args.name)
     except ModelStoreError as exc:
         raise CliError(str(exc)) from None
-    with db.unit_of_work() as session:
-        audit.record(session, actor, "model.register", name=card.name, architecture=card.architecture,
-                     weights_sha256=card.weights_sha256)
     print(f"registered {card.name} ({card.architecture}) sha256 {card.weights_sha256}")
     return EXIT_OK
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from dfdesk.cli.common import add_db_option, open_database
 from dfdesk.cli.profile_command import add_profile_option, authorize_installation
-from dfdesk.services import audit
+from dfdesk.services.training_records import record_stacking, record_training_start
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -33,9 +32,8 @@ def run_train(args: argparse.Namespace) -> int:
     db = open_database(args.db)
     actor, grant = authorize_installation(db, args.profile, "training")  # admins only
     if main_rank:
-        with db.unit_of_work() as session:
-            audit.record(session, actor, "train.start", config=_config_name(args), dry_run=bool(args.dry_run),
-                         resume=bool(args.resume), stacking=bool(args.stacking))
+        record_training_start(db, actor, _config_name(args), dry_run=bool(args.dry_run), resume=bool(args.resume),
+                              stacking=bool(args.stacking))
     db.close()
     from trainer.cli import run  # torch and the data pipeline load only when training
 
@@ -65,14 +63,8 @@ def _register(name: str, grant) -> int:
 
 
 def _audit_stacking(args: argparse.Namespace, actor: str, done: dict) -> None:
-    from dfdesk.detectors.weights import sha256_file
-
-    path = Path(done["stacking"])
     db = open_database(args.db)
     try:
-        with db.unit_of_work() as session:
-            audit.record(session, actor, "model.stacking", path=str(path), sha256=sha256_file(path),
-                         config=_config_name(args), models=done["models"], weights=done["weights"],
-                         bias=done["bias"], metrics=done["metrics"])
+        record_stacking(db, actor, _config_name(args), done)
     finally:
         db.close()

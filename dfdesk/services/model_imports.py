@@ -1,4 +1,4 @@
-"""A model import as one audited act, whichever front-end asks for it.
+"""A model import (or registration) as one audited act, whichever front-end asks for it.
 
 :func:`dfdesk.services.models.import_model` installs the weights and audits the install in the installation's
 own log; this adds the open case database's side of it, so that the database an admin worked in shows what was
@@ -14,7 +14,7 @@ from dfdesk.detectors.cards import CardError, ModelCard
 from dfdesk.detectors.weights import WeightsError
 from dfdesk.services import audit
 from dfdesk.services.installation import AdminGrant
-from dfdesk.services.models import ModelStoreError, import_model
+from dfdesk.services.models import ModelStoreError, import_model, register_model
 from dfdesk.store.database import Database
 
 IMPORT_ERRORS = (ModelStoreError, WeightsError, CardError, OSError)
@@ -35,4 +35,14 @@ def import_audited(db: Database, actor: str, grant: AdminGrant | None, path: str
     with db.unit_of_work() as session:
         audit.record(session, actor, "model.import", name=card.name, architecture=card.architecture,
                      weights_sha256=card.weights_sha256, source=str(path))
+    return card
+
+
+def register_audited(db: Database, actor: str, grant: AdminGrant | None, name: str) -> ModelCard:
+    """Register a model folder already in the user models folder (``register_model``: the installation's log)
+    and audit it in ``db`` (``model.register``).  Raises ModelStoreError, with nothing recorded, when it cannot."""
+    card = register_model(name, grant=grant)
+    with db.unit_of_work() as session:
+        audit.record(session, actor, "model.register", name=card.name, architecture=card.architecture,
+                     weights_sha256=card.weights_sha256)
     return card
