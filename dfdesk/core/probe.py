@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 from av.stream import Disposition
 
-from dfdesk.core.types import VideoInfo
+from dfdesk.core.types import VideoInfo, bit_depth
 
 HASH_CHUNK = 1 << 20
 MAX_PIXELS = 8192 * 8192  # larger declared frames are refused (decoder bombs)
@@ -212,12 +212,3 @@ def _is_variable(sorted_pts: list[int], time_base) -> bool:
     typical = sorted(steps)[len(steps) // 2]
     tolerance = max(1, typical * 0.1)
     return any(abs(s - typical) > tolerance for s in steps)
-
-
-def bit_depth(pix_fmt: str | None) -> int:
-    if not pix_fmt:
-        return 8
-    for depth in (16, 12, 10):
-        if f"p{depth}" in pix_fmt:
-            return depth
-    return 8

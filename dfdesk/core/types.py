@@ -13,6 +13,16 @@ import numpy as np
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in full-resolution, upright pixels
 
 
+def bit_depth(pix_fmt: str | None) -> int:
+    """Bits per sample of an FFmpeg pixel format name (8 when unknown)."""
+    if not pix_fmt:
+        return 8
+    for depth in (16, 12, 10):
+        if f"p{depth}" in pix_fmt:
+            return depth
+    return 8
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What a probe of an evidence file found.  Width/height are as displayed (rotation applied)."""

@@ -41,7 +41,7 @@ from dfdesk.core.sampling import SamplingPlan, union_indices
 from dfdesk.core.types import Progress, VideoInfo
 from dfdesk.detectors.cards import CardError, ModelCard
 from dfdesk.detectors.registry import create_detector
-from dfdesk.detectors.scoring import extract_for, plans_for, score_model
+from dfdesk.detectors.scoring import extract_for, is_frame_level, plans_for, score_model
 from dfdesk.detectors.weights import WeightsError
 from dfdesk.services import audit
 from dfdesk.services.analysis_store import (
@@ -55,7 +55,7 @@ from dfdesk.services.artifact_folders import analysis_folder
 from dfdesk.services.detector_runs import detector_run
 from dfdesk.services.devices import resolve_device
 from dfdesk.services.explanations import render_heatmaps
-from dfdesk.services.model_selection import Selection, is_frame_level, select_models
+from dfdesk.services.model_selection import Selection, select_models
 from dfdesk.services.recovery import RESUMABLE
 from dfdesk.services.verdicts import AUTO, Fuser, build_outcome, no_face_outcome
 from dfdesk.store.database import Database

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from dfdesk.detectors import list_detectors
 from dfdesk.detectors.cards import ModelCard
-from dfdesk.detectors.scoring import is_frame_level, plan_for  # noqa: F401  (re-exported)
 from dfdesk.services.model_enablement import WHO_ENABLES, model_states
 from dfdesk.services.models import list_installed, untrained_cards
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from dfdesk.core.probe import bit_depth
-from dfdesk.core.types import VideoInfo
+from dfdesk.core.types import VideoInfo, bit_depth
 
 # the probe's facts an evidence row stores, each under the VideoInfo field's own name (bit depth follows from the
 # pixel format; the path is the row's own)
