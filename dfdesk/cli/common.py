@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from contextlib import contextmanager
@@ -91,6 +92,33 @@ def read_password(env: str, prompt: str, confirm: bool = False) -> str:
 
 def print_error(message: str) -> None:
     print(f"dfdesk: error: {message}", file=sys.stderr)
+
+
+class _PrefixedLines(logging.Handler):
+    """Writes what dfdesk's modules log at WARNING or above as ``dfdesk: warning: ...`` lines on stderr, each
+    distinct line once (a full disk refuses every audit-head record of a command alike)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.written: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = f"dfdesk: {record.levelname.lower()}: {record.getMessage()}"
+        if line not in self.written:
+            self.written.add(line)
+            print(line, file=sys.stderr)
+
+
+@contextmanager
+def logged_warnings_as_lines():
+    """While a command runs, the services' logged warnings carry the command line's prefix (Python's fallback
+    prints them bare)."""
+    logger, handler = logging.getLogger("dfdesk"), _PrefixedLines()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def interactive() -> bool:

@@ -12,6 +12,7 @@ import sys
 from importlib import import_module
 
 from dfdesk import __version__
+from dfdesk.cli import common
 from dfdesk.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, CliError, close_databases, print_error
 from dfdesk.cli.environment import check_environment
 
@@ -52,7 +53,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def run_cli(argv: list[str]) -> int:
-    """Run one command; never raises (bar a second Ctrl-C): every end is an exit code and at most one line."""
+    """Run one command; never raises (bar a second Ctrl-C): every end is an exit code and at most one line (bar
+    the warnings the services log on the way, each a ``dfdesk: warning:`` line)."""
+    with common.logged_warnings_as_lines():
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
     try:
         args = build_parser(argv[0] if argv else None).parse_args(argv)
         check_environment()

@@ -134,7 +134,7 @@ def verify_analysis_evidence(db: Database, analysis_id: int, actor: str) -> Hash
             audit.record(session, actor, action, case_id=evidence.case_id, evidence_id=evidence.id,
                          sha256_intake=evidence.sha256, sha256_now=now, during="report.export",
                          analysis_id=analysis_id)
-            log.warning("evidence %s failed verification before a report: %s", evidence.path, now)
+            log.info("evidence %s failed verification before a report: %s", evidence.path, now)
     return check
 
 
