@@ -86,12 +86,12 @@ def training_data(summary: dict) -> str:
             f"{summary['wall_s'] / 3600:.1f} h of training, seed {config['seed']}.")
 
 
-def make_card(summary: dict, name: str) -> ModelCard:
+def make_card(summary: dict, name: str, version: str = "1.0") -> ModelCard:
     described = summary["card"]
     variant = described["options"].get("variant", "lite0")
     metrics = {k: round(float(v), 4) for k, v in summary["metrics"].items()}
     return ModelCard(
-        name=name, architecture=described["architecture"], version="1.0", options=dict(described["options"]),
+        name=name, architecture=described["architecture"], version=version, options=dict(described["options"]),
         input=InputSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in described["input"].items()}),
         output_kind="sigmoid", fake_index=0, sigmoid_means="fake", threshold=0.5, trained=True,
         weights_file=WEIGHTS_FILE, weights_format="safetensors", training_data=training_data(summary),
@@ -118,10 +118,10 @@ def record_training_files(summary: dict, folder: Path) -> Path:
     return write_training_files(folder, training_file_entries(manifest_files(Path(summary["config"]["data"]["root"]))))
 
 
-def ship(run: Path, out: Path, name: str = "sbi_effnet_lite", force: bool = False) -> ModelCard:
+def ship(run: Path, out: Path, name: str = "sbi_effnet_lite", force: bool = False, version: str = "1.0") -> ModelCard:
     """Write ``out`` (card + weights) from the run folder; returns the card as read back."""
     summary, state = read_run(run)
-    card = make_card(summary, name)
+    card = make_card(summary, name, version)
     build_detector(card.architecture, **card.options).load_state_dict(state, strict=True)  # the weights fit
     if out.exists() and not force:
         raise ShipError(f"{out} exists; pass --force to replace it")
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models") / "sbi_effnet_lite")
     parser.add_argument("--name", default="sbi_effnet_lite")
     parser.add_argument("--force", action="store_true", help="replace an existing folder")
+    parser.add_argument("--version", default="1.0", help="the card's version (raise it when replacing a model)")
     parser.add_argument("--record-only", action="store_true",
                         help="only (re)write training_files.json into the existing --out folder")
     parser.add_argument("--data-root", type=Path, help="with --record-only: the MANIFEST.csv folder trained on "
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             root = args.data_root or Path(read_run(args.run)[0]["config"]["data"]["root"])
             print(f"wrote {write_training_files(args.out, training_file_entries(manifest_files(root)))}")
             return 0
-        card = ship(args.run, args.out, args.name, args.force)
+        card = ship(args.run, args.out, args.name, args.force, args.version)
     except ShipError as exc:
         print(f"ship_sbi: error: {exc}", file=sys.stderr)
         return 2

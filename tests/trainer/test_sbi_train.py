@@ -129,6 +129,7 @@ def ship_and_load(run_dir: Path, out: Path, summary: dict) -> None:
     assert all(torch.equal(model.state_dict()[k], v) for k, v in best.items())
     with pytest.raises(ShipError, match="exists"):
         ship(run_dir, out)
+    assert card.version == "1.0" and ship(run_dir, out, force=True, version="1.1").version == "1.1"  # a replacement
     with pytest.raises(ShipError, match="no finished run"):
         ship(out, out.parent / "other")
 
