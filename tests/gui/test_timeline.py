@@ -146,3 +146,21 @@ def test_a_click_in_the_legend_toggles_a_detector_but_never_the_fused_curve(qtbo
     assert timeline.curves["fused"].isVisible()
     click_sample(qtbot, timeline, "meso4_df")
     assert timeline.curves["meso4_df"].isVisible() and timeline.detectors_button.menu().actions()[0].isChecked()
+
+
+def _distance(a: str, b: str) -> int:
+    from PySide6.QtGui import QColor
+
+    x, y = QColor(a), QColor(b)
+    return abs(x.red() - y.red()) + abs(x.green() - y.green()) + abs(x.blue() - y.blue())
+
+
+def test_every_installed_detector_gets_a_colour_of_its_own():
+    from dfdesk.gui.widgets.images import CURVE_COLOURS, FUSED_COLOUR
+    from dfdesk.services.models import list_installed
+
+    drawn = [card for card in list_installed() if card.trained]  # one curve each on the timeline
+    assert len(CURVE_COLOURS) >= len(drawn) + 3  # and room for a few an admin installs
+    for i, colour in enumerate(CURVE_COLOURS):
+        assert _distance(colour, FUSED_COLOUR) >= 60 and _distance(colour, "#ffb000") >= 60, colour
+        assert all(_distance(colour, other) >= 60 for other in CURVE_COLOURS[i + 1:]), colour

@@ -130,6 +130,8 @@ class TimelineView(QWidget):
         self.scores.setLabel("bottom", "time (s)")
         self.scores.setYRange(0, 1, padding=0.03)
         self.scores.showGrid(x=True, y=True, alpha=0.2)
+        # 0, 0.5 and 1 labelled, quarters as grid lines only: five labels crowd a plot a 150 % desktop leaves short
+        self.scores.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0.0, 0.5, 1.0)], [(0.25, ""), (0.75, "")]])
         self.attention.setLabel("left", "attention")
         self.attention.setLabel("bottom", "time (s)")
         self.attention.setXLink(self.scores)
@@ -277,7 +279,8 @@ class TimelineView(QWidget):
         self.graphics.ci.setGeometry(self.graphics.range)  # lay out again in the view's size, now that it fits
 
     def _new_legend(self, columns: int) -> pg.LegendItem:
-        legend = pg.LegendItem(colCount=columns, labelTextSize="8pt")  # its own row: never over the curves
+        # its own row, never over the curves; its rows closer than pyqtgraph spaces its 20 px samples
+        legend = pg.LegendItem(colCount=columns, labelTextSize="8pt", verSpacing=-6)
         self.graphics.addItem(legend, row=0, col=0)
         legend.sigSampleClicked.connect(self._legend_sample_clicked)
         return legend

@@ -5,7 +5,10 @@ import numpy as np
 from PySide6.QtGui import QColor, QImage, QPixmap
 
 VERDICT_COLOURS = {"fake": "#d64545", "real": "#2e9e5b", "inconclusive": "#d29a22", "no_face": "#8a8a8a"}
-CURVE_COLOURS = ("#4c9be8", "#e8844c", "#a66be8", "#3fbfad", "#e8c14c", "#e84c9b")
+# one colour per detector curve, none near the fused curve's red or the position line's amber; ten, so that the
+# shipped detectors and a few an admin adds never share one (six made the seventh, sbi_effnet_lite, lrnet_demo's blue)
+CURVE_COLOURS = ("#4c9be8", "#e8844c", "#a66be8", "#3fbfad", "#e8c14c", "#e84c9b", "#5ba33b", "#8c6d46",
+                 "#1f4e9c", "#8f8f8f")
 FUSED_COLOUR = "#d64545"
 TRACK_COLOURS = ("#ffd23f", "#3fd2ff", "#ff6f3f", "#9dff3f")
 
