@@ -90,8 +90,13 @@ def read_password(env: str, prompt: str, confirm: bool = False) -> str:
     return value
 
 
+def stderr_line(kind: str, message: str) -> str:
+    """The command line's own line on stderr: ``dfdesk: KIND: message`` (kind: error, warning, note)."""
+    return f"dfdesk: {kind}: {message}"
+
+
 def print_error(message: str) -> None:
-    print(f"dfdesk: error: {message}", file=sys.stderr)
+    print(stderr_line("error", message), file=sys.stderr)
 
 
 class _PrefixedLines(logging.Handler):
@@ -103,7 +108,7 @@ class _PrefixedLines(logging.Handler):
         self.written: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
-        line = f"dfdesk: {record.levelname.lower()}: {record.getMessage()}"
+        line = stderr_line(record.levelname.lower(), record.getMessage())
         if line not in self.written:
             self.written.add(line)
             print(line, file=sys.stderr)

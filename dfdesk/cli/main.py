@@ -12,8 +12,14 @@ import sys
 from importlib import import_module
 
 from dfdesk import __version__
-from dfdesk.cli import common
-from dfdesk.cli.common import EXIT_BAD_INPUT, EXIT_FAILURE, CliError, close_databases, print_error
+from dfdesk.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    CliError,
+    close_databases,
+    logged_warnings_as_lines,
+    print_error,
+)
 from dfdesk.cli.environment import check_environment
 
 COMMANDS = {  # sub-command -> module of dfdesk.cli that registers it
@@ -55,7 +61,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def run_cli(argv: list[str]) -> int:
     """Run one command; never raises (bar a second Ctrl-C): every end is an exit code and at most one line (bar
     the warnings the services log on the way, each a ``dfdesk: warning:`` line)."""
-    with common.logged_warnings_as_lines():
+    with logged_warnings_as_lines():
         return _run(argv)
 
 

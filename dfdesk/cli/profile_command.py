@@ -23,7 +23,7 @@ import argparse
 import sys
 
 from dfdesk.cli import arguments
-from dfdesk.cli.common import EXIT_OK, PASSWORD_ENV, CliError, add_db_option, open_database, read_password
+from dfdesk.cli.common import EXIT_OK, PASSWORD_ENV, CliError, add_db_option, open_database, read_password, stderr_line
 from dfdesk.services import authorization, identity, installation, text_limits
 from dfdesk.services.authorization import LoginRequired
 from dfdesk.services.installation import AdminGrant
@@ -118,8 +118,8 @@ def authorize_installation(db: Database, profile: str | None, action: str,
     except ProfileError as exc:
         raise CliError(str(exc)) from None
     if single_user:
-        print(f"dfdesk: note: no profiles on this installation or in this database: single-user install, {actor} "
-              "acts as admin", file=sys.stderr)
+        print(stderr_line("note", "no profiles on this installation or in this database: single-user install, "
+                          f"{actor} acts as admin"), file=sys.stderr)
     return actor, grant
 
 

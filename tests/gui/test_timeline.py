@@ -112,7 +112,12 @@ def curve_pixels(timeline: TimelineView, colour: str) -> int:
 
 
 def _near(a, b) -> bool:
-    return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue()) < 40
+    return _rgb_distance(a, b) < 40
+
+
+def _rgb_distance(a, b) -> int:
+    """Summed red, green and blue differences of two QColors."""
+    return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue())
 
 
 def test_a_detector_can_be_hidden_and_the_fused_curve_stays(qtbot, timeline: TimelineView):
@@ -151,8 +156,7 @@ def test_a_click_in_the_legend_toggles_a_detector_but_never_the_fused_curve(qtbo
 def _distance(a: str, b: str) -> int:
     from PySide6.QtGui import QColor
 
-    x, y = QColor(a), QColor(b)
-    return abs(x.red() - y.red()) + abs(x.green() - y.green()) + abs(x.blue() - y.blue())
+    return _rgb_distance(QColor(a), QColor(b))
 
 
 def test_every_installed_detector_gets_a_colour_of_its_own():
