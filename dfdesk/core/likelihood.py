@@ -98,12 +98,27 @@ class EvidenceStrength:
     members: tuple[str, ...]  # the models with weight in the fitted ensemble
     in_validation: bool = False  # this very video was one the system was fitted on: its LR is not out of sample
 
+    @property
+    def carries_evidence(self) -> bool:
+        """False when no model has weight in the fitted ensemble: its LR is then 1 for every video."""
+        return bool(self.members)
+
     def summary(self) -> str:
+        if not self.carries_evidence:
+            return ("LR 1 for every video: no detector carries weight in the fitted ensemble. This result is no "
+                    "evidence either way; the detectors' own scores are shown, but none of them passed the validation "
+                    "that would let it decide.")
         low, high = self.lr_bounds
         bound = " (at the bound the validation data allows)" if self.at_bound else ""
         return (f"LR {format_lr(self.likelihood_ratio)} (log10 {self.log10_lr:+.2f}){bound}; bounds "
                 f"[{format_lr(low)}, {format_lr(high)}] from {self.validation_videos} validation videos. "
                 f"{self.verbal}")
+
+
+def no_member_words(validation_videos: int) -> str:
+    """Why a fitted ensemble without members can only ever say LR 1."""
+    return (f"on its {validation_videos} validation videos no detector told manipulated from unmanipulated videos "
+            "apart beyond chance, so the fitted ensemble gives none of them weight and its LR is 1 for every video")
 
 
 def evidence_strength(model: LrModel, fused_logit: float, *, validation_videos: int, validation_fakes: int,

@@ -43,15 +43,6 @@ def verdict_headline(view: AnalysisView) -> str:
     return words[0].upper() + words[1:]
 
 
-def verdict_probability_text(view: AnalysisView) -> str:
-    verdict = view.verdict
-    if verdict is None or verdict.fake_probability is None:
-        return "no fake probability"
-    band = f" (band {percent(verdict.band[0])}–{percent(verdict.band[1])})" if verdict.band else ""
-    odds = " at even prior odds" if verdict.evidence is not None else ""
-    return f"P(fake){odds} {percent(verdict.fake_probability)}{band}"
-
-
 def evidence_text(view: AnalysisView) -> str:
     """The likelihood ratio with its bounds and ENFSI verbal equivalent, or why there is none."""
     verdict = view.verdict

@@ -426,6 +426,16 @@ def verdict_block(analysis: AnalysisView) -> list:
     shown, meaning = VERDICT_WORDS.get(verdict.label, (headline(verdict.label), ""))
     parts = [para(f"Verdict: {shown}", "verdict"), para(meaning)]
     parts += evidence_block(verdict)
+    if verdict.evidence is None or verdict.evidence.carries_evidence:  # without members, P(fake) is 0.5 always
+        parts += probability_block(verdict)
+    parts += [para(f"Why: {verdict.explanation}"), para(f"Agreement between models: {verdict.agreement}")]
+    parts += [para(f"Warning: {w}") for w in analysis.warnings]
+    return parts
+
+
+def probability_block(verdict) -> list:
+    """The fused P(fake) and its uncertainty band, placed against the verdict thresholds."""
+    parts = []
     if verdict.fake_probability is not None:
         odds = " at even prior odds" if verdict.evidence is not None else ""
         parts.append(para(f"Fused probability that the video is fake{odds}, P(fake) = "
@@ -435,8 +445,6 @@ def verdict_block(analysis: AnalysisView) -> list:
         parts.append(para(f"Uncertainty band: {low:.2f} to {high:.2f}, i.e. the probability of manipulation is "
                           f"estimated between {low * 100:.0f} % and {high * 100:.0f} %. "
                           f"{band_position(low, high, verdict.fake_threshold, verdict.real_threshold)}"))
-    parts += [para(f"Why: {verdict.explanation}"), para(f"Agreement between models: {verdict.agreement}")]
-    parts += [para(f"Warning: {w}") for w in analysis.warnings]
     return parts
 
 

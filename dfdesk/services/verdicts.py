@@ -29,6 +29,7 @@ from dfdesk.core.likelihood import (
     evidence_strength,
     format_lr,
     log10_lr_of,
+    no_member_words,
 )
 from dfdesk.core.outcome import (
     DETECTOR_FAILED,
@@ -274,6 +275,8 @@ def verdict_rule(evidence: EvidenceStrength | None) -> VerdictRule:
 def _decide(p: float, band: tuple[float, float], rule: VerdictRule, evidence: EvidenceStrength | None):
     if evidence is None:
         return decide(p, band, rule)
+    if not evidence.carries_evidence:
+        return "inconclusive", no_member_words(evidence.validation_videos)
     return decide_from_lr(evidence.log10_lr, (log10_lr_of(band[0]), log10_lr_of(band[1])))
 
 

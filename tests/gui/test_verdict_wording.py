@@ -16,7 +16,7 @@ from dfdesk.gui.views.analysis_view import AnalysisPage
 from dfdesk.gui.views.model_manager import ModelManager
 from dfdesk.services import ensemble_info
 from dfdesk.services.models import list_installed
-from tests.services.evidence_fixtures import OVERCLAIM, make_lr_analysis
+from tests.services.evidence_fixtures import OVERCLAIM, make_lr_analysis, memberless_verdict
 from trainer.lr_system import write_plots
 from trainer.stacking import write_stacking
 
@@ -58,6 +58,20 @@ def test_a_missed_fake_is_never_called_real_or_authentic_on_screen(page: Analysi
     assert "weak support for the proposition that the face in this video was not manipulated" in panel.evidence.text()
     assert "face swap: 2 of 6 validation fakes detected (33%)" in panel.coverage.text()
     assert "Not known to be detected: fully synthetic video" in panel.coverage.text()
+
+
+def test_an_ensemble_without_members_is_shown_as_no_evidence(qtbot, db, jobs, settings, clip_dir: Path):
+    """The shipped fit when no detector passed validation: the panel says no detector carries weight, instead of a
+    50 % "band 50 %–50 %" that reads like a measured coin toss."""
+    verdict = memberless_verdict()
+    widget = AnalysisPage(db, jobs, settings, lambda: "erin", make_lr_analysis(db, clip_dir / "face.mp4", verdict))
+    qtbot.addWidget(widget)
+    panel = widget.verdict
+    assert panel.headline.text() == "Inconclusive"
+    assert panel.probability.text() == "Fitted-ensemble P(fake) 50% for every video: no detector carries weight in it"
+    assert panel.evidence.text().startswith("LR 1 for every video: no detector carries weight in the fitted ensemble.")
+    assert panel.explanation.text() == verdict.explanation
+    widget.shutdown()
 
 
 def test_the_timeline_shows_the_fused_calibrated_curve_beside_each_model(page: AnalysisPage):

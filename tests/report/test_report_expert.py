@@ -22,7 +22,7 @@ from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis
 from tests.fixtures.analyses import make_saved_analysis
 from tests.report.conftest import NOTE_TEXT, Saved, pdf_text, render_pages
-from tests.services.evidence_fixtures import lr_verdict, make_lr_analysis
+from tests.services.evidence_fixtures import lr_verdict, make_lr_analysis, memberless_verdict
 
 
 def flat(pages: list[str]) -> str:
@@ -98,6 +98,15 @@ def test_the_printed_likelihood_ratio_rule_decides_as_the_verdict_code_does(db, 
     below = math.log10(float(found.group(1)) - 0.1)  # just under the printed LR: the code does not decide
     assert decide_from_lr(below, (0.01, below))[0] == "inconclusive"
     assert "ensemble fitted on 25 labelled validation videos" in text
+
+
+def test_an_ensemble_without_members_is_printed_as_no_evidence(db, clip_dir: Path, tmp_path: Path):
+    """No 50 % with a band "between 50 % and 50 %": the report says no detector carries weight, and why."""
+    analysis_id = make_lr_analysis(db, clip_dir / "face.mp4", memberless_verdict())
+    text = flat(pdf_text(export_report(db, analysis_id, tmp_path / "none.pdf", "bob").path))
+    assert "LR 1 for every video: no detector carries weight in the fitted ensemble" in text  # page 1's strength row
+    assert "Why: on its 25 validation videos no detector told manipulated from unmanipulated videos apart" in text
+    assert "Uncertainty band" not in text and "P(fake) = 50" not in text
 
 
 # --- 3. audit entries in words ---------------------------------------------------------------------

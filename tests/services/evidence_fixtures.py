@@ -11,7 +11,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dfdesk.core.coverage import Coverage, FamilyCoverage
-from dfdesk.core.likelihood import LrModel, decide_from_lr, even_odds_probability, evidence_strength
+from dfdesk.core.likelihood import (
+    LrModel,
+    decide_from_lr,
+    even_odds_probability,
+    evidence_strength,
+    no_member_words,
+)
 from dfdesk.core.outcome import Verdict
 from dfdesk.store.database import Database
 from dfdesk.store.tables import Analysis
@@ -34,6 +40,14 @@ def lr_verdict(fused_logit: float, band_logits: tuple[float, float] = (-0.5, 0.5
     fake = even_odds_probability(0.5)
     return Verdict(label, even_odds_probability(evidence.log10_lr), band, fake, 1 - fake,
                    "none of the 1 detectors flags the video", explanation, "stacking", evidence, COVERAGE)
+
+
+def memberless_verdict() -> Verdict:
+    """The verdict of a fitted ensemble in which no model has weight: LR 1 and P(fake) 0.5 for every video."""
+    evidence = evidence_strength(LrModel(0.0, 0.0, 0.0, 0.0), 0.0, validation_videos=25, validation_fakes=15,
+                                 members=())
+    return Verdict("inconclusive", 0.5, (0.5, 0.5), even_odds_probability(0.5), 1 - even_odds_probability(0.5),
+                   "the detectors disagree", no_member_words(25), "stacking", evidence, COVERAGE)
 
 
 def make_lr_analysis(db: Database, clip: Path, verdict: Verdict | None = None, case: str = "Case LR") -> int:

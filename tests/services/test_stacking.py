@@ -204,3 +204,20 @@ def test_a_validation_video_is_flagged_as_not_out_of_sample():
     assert fuser.evidence({"meso4_df": 0.4, "meso4_f2f": 0.5}, "a" * 64).in_validation
     assert not fuser.evidence({"meso4_df": 0.4, "meso4_f2f": 0.5}, "c" * 64).in_validation
     assert fuser({"meso4_f2f": 0.5}) is None  # a frame the member did not score has no fused value
+
+
+def test_a_fitted_ensemble_without_members_says_why_it_cannot_decide(db, clip_dir, monkeypatch):
+    """The shipped fit when no detector passes validation: every weight 0, LR 1 for any video. The verdict and the
+    JSON say that no detector carries weight, not merely "LR close to 1"."""
+    monkeypatch.setattr(verdicts, "stacking_files", lambda: [paths.user_models_dir() / STACKING_FILE])
+    zero = {"slope": 0.0, "intercept": 0.0, "lower_log10": 0.0, "upper_log10": 0.0}
+    write_stacking(fitted_doc({"meso4_df": 0.0, "meso4_f2f": 0.0}, lr=zero))
+    with db.unit_of_work() as session:
+        view = load_analysis(session, analyse(db, clip_dir / "face.mp4", frames=4))
+    verdict = view.verdict
+    assert verdict.fusion == "stacking" and verdict.label == "inconclusive" and verdict.fake_probability == 0.5
+    assert not verdict.evidence.carries_evidence and verdict.evidence.members == ()
+    assert verdict.explanation.startswith("on its 2 validation videos no detector told manipulated")
+    summary = analysis_document(view)["evidence"]["summary"]
+    assert summary.startswith("LR 1 for every video: no detector carries weight")
+    assert "no evidence either way" in summary

@@ -57,6 +57,8 @@ def probability_text(view: AnalysisView) -> str:
         name = FALLBACK_NAME
     else:
         name = PROBABILITY_NAMES.get(verdict.fusion, f"Probability ({verdict.fusion or 'rule not recorded'})")
+    if verdict.evidence is not None and not verdict.evidence.carries_evidence:
+        return f"{name} {percent(verdict.fake_probability)} for every video: no detector carries weight in it"
     odds = " at even prior odds" if verdict.evidence is not None else ""
     band = f" (band {percent(verdict.band[0])}–{percent(verdict.band[1])})" if verdict.band else ""
     return f"{name}{odds} {percent(verdict.fake_probability)}{band}"
