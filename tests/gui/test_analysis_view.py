@@ -169,6 +169,7 @@ def test_the_verdict_panel_shows_the_fused_verdict_and_never_scores_untrained_de
 
 def test_saving_a_finding_records_a_note_with_the_analyst_and_audits_it(qtbot, db, page: AnalysisPage):
     panel = page.verdict
+    assert not panel.notes_list.isVisibleTo(panel)  # no saved finding: no empty box
     panel.note_edit.setPlainText("Lip sync drifts at 0.4 s.")
     next(b for b in panel.conclusions.buttons() if b.property("conclusion") == "disagree").click()
     with qtbot.waitSignal(page.notes_changed):
@@ -180,6 +181,7 @@ def test_saving_a_finding_records_a_note_with_the_analyst_and_audits_it(qtbot, d
                                                                          "Lip sync drifts at 0.4 s.", page.analysis_id)
     assert audit.actor == "erin" and audit.details["note_id"] == note.id
     assert panel.notes_list.count() == 1 and "erin: [disagree] Lip sync" in panel.notes_list.item(0).text()
+    assert panel.notes_list.isVisibleTo(panel)
     assert panel.note_edit.toPlainText() == "" and panel.chosen_conclusion() is None
 
 

@@ -32,12 +32,27 @@ def test_each_card_shows_only_the_chosen_detectors_heat_map(qtbot, tmp_path: Pat
         image = card.image.pixmap().toImage()
         return image.pixelColor(image.width() // 2, image.height() // 2).getRgb()[:3]
 
-    assert gallery.scorer.currentText() == "blue_net"  # the first with a heat map
-    assert middle() == (0, 0, 255) and card.full_caption.endswith("blue_net 30%")
-    gallery.choose_scorer("red_net")
-    assert middle() == (255, 0, 0) and card.full_caption.endswith("red_net 90%")  # red alone, no blue beneath
+    assert gallery.scorer.currentText() == "red_net"  # of the maps on the first card, the highest score there
+    assert middle() == (255, 0, 0) and card.full_caption.endswith("red_net 90%")
+    gallery.choose_scorer("blue_net")
+    assert middle() == (0, 0, 255) and card.full_caption.endswith("blue_net 30%")  # blue alone, no red beneath
     gallery.choose_scorer("fused")
     assert middle() == (128, 128, 128) and card.full_caption.endswith("fused not scored here")
+
+
+def test_the_first_card_opens_with_the_detector_that_ranks_it_first(qtbot, tmp_path: Path):
+    """Not a detector that scored the most suspicious face 0 % only because its name sorts first."""
+    first = GalleryItem(5, 0.2, 0.99, 0, (0, 0, 10, 10), {"a_net": solid_png(tmp_path / "a.png", (255, 0, 0)),
+                                                          "z_net": solid_png(tmp_path / "z.png", (0, 0, 255))})
+    second = GalleryItem(9, 0.4, 0.5, 0, (0, 0, 10, 10), {"a_net": solid_png(tmp_path / "a2.png", (255, 0, 0))})
+    gallery = GalleryView()
+    qtbot.addWidget(gallery)
+    gallery.show_items([first, second], ["a_net", "z_net", "fused"],
+                       {(0, 5): {"a_net": 0.0, "z_net": 0.99}, (0, 9): {"a_net": 0.5}})
+    assert gallery.scorer.currentText() == "z_net"
+    assert gallery.cards[0].full_caption.endswith("z_net 99%")
+    gallery.show_items([second], ["a_net", "z_net", "fused"], {(0, 9): {"a_net": 0.5}})
+    assert gallery.scorer.currentText() == "a_net"  # the only map there
 
 
 def test_a_long_detector_name_is_shortened_to_the_card_never_cut(qtbot, tmp_path: Path):

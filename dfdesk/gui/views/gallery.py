@@ -48,8 +48,12 @@ def frame_scores(view: AnalysisView) -> Scores:
     return scores
 
 
-def default_scorer(items: list[GalleryItem], scorers: list[str]) -> str:
-    """The first scorer with a heat map on some card (so a map shows at once), else the first one."""
+def default_scorer(items: list[GalleryItem], scorers: list[str], scores: Scores) -> str:
+    """The detector with a heat map on the first (most suspicious) card that scores it highest, so that card shows
+    at once why it ranks first; else the first scorer with a heat map on some card; else the first one."""
+    if items and (on_first := [name for name in scorers if name in items[0].heatmaps]):
+        at_first = scores.get((items[0].track_index, items[0].frame_index), {})
+        return max(on_first, key=lambda name: at_first.get(name, -1.0))  # ties: the first in ``scorers``
     mapped = {name for item in items for name in item.heatmaps}
     return next((name for name in scorers if name in mapped), scorers[0] if scorers else FUSED)
 
@@ -226,7 +230,7 @@ class GalleryView(QWidget):
         self.scorer.blockSignals(True)
         self.scorer.clear()
         self.scorer.addItems(scorers)
-        self.scorer.setCurrentText(default_scorer(items, scorers))
+        self.scorer.setCurrentText(default_scorer(items, scorers, self.scores))
         self.scorer.blockSignals(False)
         self._name_scorer()  # before the layout: the caption's height counts in the thumbnail's size
         self._arrange(force=True)

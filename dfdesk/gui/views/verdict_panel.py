@@ -170,7 +170,9 @@ class VerdictPanel(QWidget):
             self.bars[bar.name] = widget
 
     def show_notes(self, notes: tuple[NoteView, ...]) -> None:
+        """The saved findings; the list is hidden while there are none (its room goes to the verdict)."""
         self.notes_list.clear()
+        self.notes_list.setVisible(bool(notes))
         for note in notes:
             conclusion = f"[{note.conclusion}] " if note.conclusion else ""
             when = note.created_at.strftime("%Y-%m-%d %H:%M")
