@@ -68,4 +68,5 @@ def test_a_long_detector_name_is_shortened_to_the_card_never_cut(qtbot, tmp_path
     metrics = card.caption.fontMetrics()
     lines = card.caption.text().split("\n")
     assert all(metrics.horizontalAdvance(line) <= card.contentsRect().width() for line in lines)
+    assert lines[0] in ("#257 · 10.28 s", "#257")  # the frame number survives a card too narrow for "frame 257 · …"
     assert card.full_caption == f"frame 257 · 10.28 s\n{name} 97%"

@@ -106,7 +106,7 @@ class GalleryCard(QFrame):
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the card
-        self._caption_lines: tuple[str, ...] = ()
+        self._caption_lines: tuple[tuple[str, ...], ...] = ()  # each line's forms, longest first
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.image, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -125,7 +125,8 @@ class GalleryCard(QFrame):
     def show_scorer(self, name: str, probability: float | None) -> None:
         """Name the detector whose score (and heat map) the card shows, with that score."""
         score = percent(probability) if probability is not None else "not scored here"
-        self._caption_lines = (f"frame {self.item.frame_index} · {self.item.time_s:.2f} s", f"{name} {score}")
+        frame, time = self.item.frame_index, f"{self.item.time_s:.2f} s"
+        self._caption_lines = ((f"frame {frame} · {time}", f"#{frame} · {time}", f"#{frame}"), (f"{name} {score}",))
         self._fit_caption()
         self.caption.setToolTip(f"P(fake) by {name} at this frame: {score}")
 
@@ -138,26 +139,31 @@ class GalleryCard(QFrame):
     @property
     def full_caption(self) -> str:
         """The caption before any shortening to the card's width."""
-        return "\n".join(self._caption_lines) if self._caption_lines else self.caption.text()
+        return "\n".join(line[0] for line in self._caption_lines) if self._caption_lines else self.caption.text()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_caption()
 
     def _fit_caption(self) -> None:
-        """Each caption line shortened in the middle ("mesoi…4_df 97%") to the card's width, never cut off."""
+        """Each caption line in its first form that fits the card's width ("frame 31 · 1.24 s", then "#31 · 1.24 s",
+        then "#31": the frame number is never lost), the last form shortened in the middle ("mesoi…4_df 97%")."""
         if not self._caption_lines:
             return
         width = max(self.contentsRect().width() - 8, 1)
         metrics = self.caption.fontMetrics()
-        self.caption.setText("\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideMiddle, width)
-                                       for line in self._caption_lines))
+        self.caption.setText("\n".join(_first_that_fits(forms, metrics, width) for forms in self._caption_lines))
 
     def render(self, overlays: list[QImage], opacity: float) -> None:
         ratio = self.devicePixelRatioF()
         pixmap = compose(self.face, overlays, opacity, round(self.image.width() * ratio))
         pixmap.setDevicePixelRatio(ratio)
         self.image.setPixmap(pixmap)
+
+
+def _first_that_fits(forms: tuple[str, ...], metrics, width: int) -> str:
+    fitting = next((form for form in forms if metrics.horizontalAdvance(form) <= width), None)
+    return fitting if fitting is not None else metrics.elidedText(forms[-1], Qt.TextElideMode.ElideMiddle, width)
 
 
 class GalleryView(QWidget):
