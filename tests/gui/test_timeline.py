@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from dfdesk.gui.views.timeline import HOVER_HINT, TimeAxis, TimelineView
@@ -97,6 +97,27 @@ def test_in_a_narrow_column_the_legend_wraps_and_the_whole_video_stays_in_view(q
     assert [label.text for _sample, label in timeline.legend.items] == ["meso4_df", timeline.labels["fused"]]
     timeline.resize(900, 320)
     qtbot.waitUntil(lambda: timeline.legend.columnCount == 2)  # room again: one row of entries
+
+
+def test_a_short_timeline_gives_the_plot_the_legends_room_and_the_menu_is_the_key(qtbot, timeline: TimelineView):
+    """On a 150 % desktop at 1366x768 three legend rows left a plot a dozen pixels high: below MIN_PLOT_HEIGHT the
+    legend leaves the layout, the hint says where the colours are, and the legend comes back with the room."""
+    from dfdesk.gui.views.timeline import MIN_PLOT_HEIGHT, NO_LEGEND_HINT
+    from dfdesk.gui.widgets.images import CURVE_COLOURS
+
+    timeline.resize(200, 170)  # one legend column, two rows: the plot would be squeezed below MIN_PLOT_HEIGHT
+    qtbot.waitUntil(lambda: not timeline.legend_shown)
+    assert timeline.legend.scene() is None and timeline.readout.text() == NO_LEGEND_HINT
+    view = timeline.graphics.viewport().height()
+    legend = timeline.legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).height()
+    assert view - legend < MIN_PLOT_HEIGHT
+    qtbot.waitUntil(lambda: timeline.scores.sceneBoundingRect().height() > view - legend)  # the legend's room too
+    icon = timeline.detectors_button.menu().actions()[0].icon()
+    middle = icon.pixmap(12, 12).toImage().pixelColor(6, 6)
+    assert _rgb_distance(middle, QColor(CURVE_COLOURS[0])) == 0  # meso4_df's swatch is its curve's colour
+    timeline.resize(900, 320)
+    qtbot.waitUntil(lambda: timeline.legend_shown and timeline.legend.scene() is not None)
+    assert timeline.readout.text() == HOVER_HINT and timeline.legend.columnCount == 2
 
 
 def curve_pixels(timeline: TimelineView, colour: str) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from dfdesk.gui.presenters import FUSED, attention_points, curve_names, fused_label
@@ -23,6 +23,8 @@ from dfdesk.gui.widgets.images import CURVE_COLOURS, FUSED_COLOUR
 from dfdesk.services.results import AnalysisView
 
 HOVER_HINT = "Point at a curve for its score; the wheel zooms in time."
+NO_LEGEND_HINT = "Colour key: the Detectors menu. Point at a curve for its score."  # short: a narrow readout
+MIN_PLOT_HEIGHT = 120  # px of scores plot (with its time axis) the legend may never squeeze it below
 MIN_VISIBLE_FRAMES = 8  # the deepest zoom
 ATTENTION_HEIGHT = 110
 
@@ -94,6 +96,7 @@ class TimelineView(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setToolTip("Click or drag to move the video to that frame; the wheel zooms the time axis")
         self.legend = self._new_legend(1)
+        self.legend_shown = False  # in the layout (row 0) or, in too short a view, out of it: see _fit_legend
         self.scores = self.graphics.addPlot(row=1, col=0, viewBox=SeekViewBox(self._request_seek),
                                             axisItems={"bottom": TimeAxis()})
         self.attention = self.graphics.addPlot(row=2, col=0, viewBox=SeekViewBox(self._request_seek),
@@ -189,7 +192,7 @@ class TimelineView(QWidget):
         menu = self.detectors_button.menu()
         menu.clear()
         for name in self.detector_names():
-            action = menu.addAction(name)
+            action = menu.addAction(_swatch(self.curves[name].opts["pen"].color()), name)
             action.setCheckable(True)
             action.setChecked(True)
             action.toggled.connect(lambda on, n=name: self.set_detector_visible(n, on))
@@ -267,23 +270,43 @@ class TimelineView(QWidget):
     def _fit_legend(self) -> None:
         """As many legend columns as the width holds: a wider legend would widen the plot past the window's edge
         and hide the end of the video.  The legend is built anew when the count changes (pyqtgraph's legend keeps
-        its old width when its columns are only rearranged)."""
+        its old width when its columns are only rearranged).  When its rows would leave the scores plot less than
+        ``MIN_PLOT_HEIGHT`` (a short timeline, as on a 150 % desktop at 1366x768), it leaves the layout and the hint
+        points to the Detectors menu, whose entries carry each curve's colour."""
+        hint = self.hint
         columns = legend_columns(self.legend, self.graphics.viewport().width())
-        if columns == self.legend.columnCount:
-            return
-        self.graphics.removeItem(self.legend)
-        self.legend = self._new_legend(columns)
+        if columns != self.legend.columnCount:
+            self._rebuild_legend(columns)
+        room = self.graphics.viewport().height() - (ATTENTION_HEIGHT if self.attention.isVisible() else 0)
+        shown = room - self.legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).height() >= MIN_PLOT_HEIGHT
+        if shown != self.legend_shown:
+            if shown:
+                self.graphics.addItem(self.legend, row=0, col=0)
+            else:
+                self.graphics.removeItem(self.legend)
+            self.legend_shown = shown
+        if self.readout.text() == hint:  # the hint, not a reading: the one for the legend's new state
+            self.readout.setText(self.hint)
+        self.graphics.ci.setGeometry(self.graphics.range)  # lay out again in the view's size, now that it fits
+
+    def _rebuild_legend(self, columns: int) -> None:
+        if self.legend_shown:
+            self.graphics.removeItem(self.legend)
+        self.legend, self.legend_shown = self._new_legend(columns), False
         for name, curve in self.curves.items():
             self.legend.addItem(curve, self.labels[name])
         self.legend.setLabelTextColor(self._legend_colour)
-        self.graphics.ci.setGeometry(self.graphics.range)  # lay out again in the view's size, now that it fits
 
     def _new_legend(self, columns: int) -> pg.LegendItem:
-        # its own row, never over the curves; its rows closer than pyqtgraph spaces its 20 px samples
+        """A legend outside the layout (``_fit_legend`` puts it in its own row, never over the curves), its rows
+        closer than pyqtgraph spaces its 20 px samples."""
         legend = pg.LegendItem(colCount=columns, labelTextSize="8pt", verSpacing=-6)
-        self.graphics.addItem(legend, row=0, col=0)
         legend.sigSampleClicked.connect(self._legend_sample_clicked)
         return legend
+
+    @property
+    def hint(self) -> str:
+        return HOVER_HINT if self.legend_shown else NO_LEGEND_HINT
 
     def set_position(self, frame_index: int) -> None:
         for line in self.position_lines:
@@ -318,7 +341,7 @@ class TimelineView(QWidget):
 
     def show_reading_at(self, scene_pos: QPointF) -> None:
         reading = self.reading_at(scene_pos)
-        self.readout.setText(reading.text if reading else HOVER_HINT)
+        self.readout.setText(reading.text if reading else self.hint)
         self.hover_marker.setData([reading.frame_index] if reading else [],
                                   [reading.fake_probability] if reading else [])
 
@@ -334,6 +357,13 @@ def legend_columns(legend: pg.LegendItem, width: float) -> int:
         if needed <= width:
             return columns
     return 1
+
+
+def _swatch(colour: QColor) -> QIcon:
+    """A square of a curve's colour: the Detectors menu is the curves' key when the legend has no room."""
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(colour)
+    return QIcon(pixmap)
 
 
 def _main_track(view: AnalysisView) -> int:
