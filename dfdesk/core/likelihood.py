@@ -115,6 +115,12 @@ class EvidenceStrength:
                 f"{self.verbal}")
 
 
+def record_carries_evidence(evidence: Mapping | None) -> bool:
+    """``EvidenceStrength.carries_evidence`` of a saved or exported evidence record (a mapping with "members");
+    True without a record (no fitted ensemble: the P(fake) is a mean, and shown as one)."""
+    return evidence is None or bool(evidence.get("members"))
+
+
 def no_member_words(validation_videos: int) -> str:
     """Why a fitted ensemble without members can only ever say LR 1."""
     return (f"on its {validation_videos} validation videos no detector told manipulated from unmanipulated videos "

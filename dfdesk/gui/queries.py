@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dfdesk.core.likelihood import record_carries_evidence
 from dfdesk.services import cases
 from dfdesk.services.recovery import RESUMABLE
 from dfdesk.store.tables import Analysis, Evidence
@@ -79,6 +80,14 @@ def _evidence_row(session: Session, evidence: Evidence) -> EvidenceRow:
         id=evidence.id, file_name=evidence.file_name, path=evidence.path, duration_s=evidence.duration_s,
         width=evidence.width, height=evidence.height, sha256=evidence.sha256,
         status=latest.status if latest else NOT_ANALYSED,
-        verdict=done.verdict if done else None, fake_probability=done.fake_probability if done else None,
+        verdict=done.verdict if done else None, fake_probability=_shown_probability(done),
         analysis_id=done.id if done else None,
         resumable_id=latest.id if latest is not None and latest.status in RESUMABLE else None)
+
+
+def _shown_probability(done: Analysis | None) -> float | None:
+    """The latest finished analysis's P(fake), or None where it is no evidence (a fitted ensemble in which no model
+    carries weight gives every video 0.5)."""
+    if done is None or not record_carries_evidence(((done.summary or {}).get("verdict") or {}).get("evidence")):
+        return None
+    return done.fake_probability

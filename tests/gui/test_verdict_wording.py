@@ -11,12 +11,14 @@ from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QLineEdit, QTa
 
 from dfdesk import paths
 from dfdesk.core.fusion import STACKING_FIGURES
+from dfdesk.gui import queries
 from dfdesk.gui.settings import Analyst
 from dfdesk.gui.views.analysis_view import AnalysisPage
 from dfdesk.gui.views.model_manager import ModelManager
 from dfdesk.services import ensemble_info
 from dfdesk.services.models import list_installed
-from tests.services.evidence_fixtures import OVERCLAIM, make_lr_analysis, memberless_verdict
+from dfdesk.store.tables import Analysis
+from tests.services.evidence_fixtures import OVERCLAIM, lr_verdict, make_lr_analysis, memberless_verdict
 from trainer.lr_system import write_plots
 from trainer.stacking import write_stacking
 
@@ -72,6 +74,17 @@ def test_an_ensemble_without_members_is_shown_as_no_evidence(qtbot, db, jobs, se
     assert panel.evidence.text().startswith("LR 1 for every video: no detector carries weight in the fitted ensemble.")
     assert panel.explanation.text() == verdict.explanation
     widget.shutdown()
+
+
+def test_the_evidence_table_shows_no_probability_where_it_is_no_evidence(db, clip_dir: Path):
+    weighted = make_lr_analysis(db, clip_dir / "face.mp4", case="Case W")
+    memberless = make_lr_analysis(db, clip_dir / "face.mp4", memberless_verdict(), case="Case N")
+    with db.unit_of_work() as session:
+        shown = {}
+        for analysis_id in (weighted, memberless):
+            case_id = session.get(Analysis, analysis_id).evidence.case_id
+            shown[analysis_id] = queries.evidence_rows(session, case_id)[0].fake_probability
+    assert shown[weighted] == pytest.approx(lr_verdict(-6.0).fake_probability) and shown[memberless] is None
 
 
 def test_the_timeline_shows_the_fused_calibrated_curve_beside_each_model(page: AnalysisPage):

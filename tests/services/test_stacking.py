@@ -221,3 +221,19 @@ def test_a_fitted_ensemble_without_members_says_why_it_cannot_decide(db, clip_di
     summary = analysis_document(view)["evidence"]["summary"]
     assert summary.startswith("LR 1 for every video: no detector carries weight")
     assert "no evidence either way" in summary
+
+
+def test_the_command_line_says_an_ensemble_without_members_gives_every_video_the_same_p(tmp_path, clip_dir,
+                                                                                         monkeypatch, capsys):
+    from dfdesk.cli.main import run_cli
+
+    monkeypatch.setattr(verdicts, "stacking_files", lambda: [paths.user_models_dir() / STACKING_FILE])
+    zero = {"slope": 0.0, "intercept": 0.0, "lower_log10": 0.0, "upper_log10": 0.0}
+    write_stacking(fitted_doc({"meso4_df": 0.0, "meso4_f2f": 0.0}, lr=zero))
+    out = tmp_path / "out.json"
+    assert run_cli(["analyze", str(clip_dir / "face.mp4"), "--json", str(out), "--models", ",".join(MESO),
+                    "--frames", "4", "--db", str(tmp_path / "c.sqlite")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("inconclusive P(fake) 0.500 for every video: no detector carries weight in the fitted "
+                          "ensemble")
+    assert json.loads(out.read_text())["fake_probability"] == 0.5  # the number itself stays, for scripts
