@@ -16,12 +16,16 @@ from tests.fixtures.analyses import make_saved_analysis
 
 @pytest.fixture
 def timeline(qtbot, db, clip_dir: Path) -> TimelineView:
+    return shown_timeline(qtbot, db, clip_dir, (900, 320))
+
+
+def shown_timeline(qtbot, db, clip_dir: Path, size: tuple[int, int]) -> TimelineView:
     analysis_id = make_saved_analysis(db, clip_dir / "face.mp4")  # 20 frames at 25 fps, scored every 2nd frame
     with db.unit_of_work() as session:
         view = load_analysis(session, analysis_id)
     widget = TimelineView()
     qtbot.addWidget(widget)
-    widget.resize(900, 320)
+    widget.resize(*size)
     widget.show()
     widget.show_analysis(view)
     qtbot.waitExposed(widget)
@@ -118,6 +122,14 @@ def test_a_short_timeline_gives_the_plot_the_legends_room_and_the_menu_is_the_ke
     timeline.resize(900, 320)
     qtbot.waitUntil(lambda: timeline.legend_shown and timeline.legend.scene() is not None)
     assert timeline.readout.text() == HOVER_HINT and timeline.legend.columnCount == 2
+
+
+def test_a_timeline_short_from_the_start_says_where_its_colour_key_is(qtbot, db, clip_dir: Path):
+    from dfdesk.gui.views.timeline import NO_LEGEND_HINT
+
+    short = shown_timeline(qtbot, db, clip_dir, (200, 170))
+    qtbot.waitUntil(lambda: not short.legend_shown and short.legend.scene() is None)
+    assert short.readout.text() == NO_LEGEND_HINT
 
 
 def curve_pixels(timeline: TimelineView, colour: str) -> int:

@@ -273,7 +273,6 @@ class TimelineView(QWidget):
         its old width when its columns are only rearranged).  When its rows would leave the scores plot less than
         ``MIN_PLOT_HEIGHT`` (a short timeline, as on a 150 % desktop at 1366x768), it leaves the layout and the hint
         points to the Detectors menu, whose entries carry each curve's colour."""
-        hint = self.hint
         columns = legend_columns(self.legend, self.graphics.viewport().width())
         if columns != self.legend.columnCount:
             self._rebuild_legend(columns)
@@ -285,7 +284,7 @@ class TimelineView(QWidget):
             else:
                 self.graphics.removeItem(self.legend)
             self.legend_shown = shown
-        if self.readout.text() == hint:  # the hint, not a reading: the one for the legend's new state
+        if self.readout.text() in (HOVER_HINT, NO_LEGEND_HINT):  # a hint, not a reading: the one for this state
             self.readout.setText(self.hint)
         self.graphics.ci.setGeometry(self.graphics.range)  # lay out again in the view's size, now that it fits
 
