@@ -465,8 +465,7 @@ def evidence_block(verdict) -> list:
         ("Verbal scale (ENFSI 2015)", evidence.verbal),
         ("Validation set", f"{evidence.validation_videos} labelled videos ({evidence.validation_fakes} manipulated, "
                            f"{reals} not), each original left out together with its fakes."),
-    ]), Spacer(1, 4)] + ([para("Warning: this video is one of the validation videos; its LR is not out of sample.")]
-                         if evidence.in_validation else [])
+    ]), Spacer(1, 4)]  # a validation video is said among the analysis's warnings, which follow
 
 
 def band_position(low: float, high: float, fake_threshold: float, real_threshold: float) -> str:

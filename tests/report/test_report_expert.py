@@ -2,6 +2,7 @@
 synthetic scores), read back with pypdf; pages rendered by poppler where the layout is what is tested."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shutil
@@ -107,6 +108,21 @@ def test_an_ensemble_without_members_is_printed_as_no_evidence(db, clip_dir: Pat
     assert "LR 1 for every video: no detector carries weight in the fitted ensemble" in text  # page 1's strength row
     assert "Why: on its 25 validation videos no detector told manipulated from unmanipulated videos apart" in text
     assert "Uncertainty band" not in text and "P(fake) = 50" not in text
+
+
+def test_a_validation_video_is_warned_about_once(db, clip_dir: Path, tmp_path: Path):
+    """The analysis's own warning says it; the evidence block printed a second copy in other words."""
+    from types import SimpleNamespace
+
+    from dfdesk.services.verdicts import _fusion_warnings
+
+    verdict = lr_verdict(2.0)
+    verdict = dataclasses.replace(verdict, evidence=dataclasses.replace(verdict.evidence, in_validation=True))
+    analysis_id = make_lr_analysis(db, clip_dir / "face.mp4", verdict)
+    edit_summary(db, analysis_id, warnings=_fusion_warnings(SimpleNamespace(note=""), verdict))
+    text = flat(pdf_text(export_report(db, analysis_id, tmp_path / "val.pdf", "bob").path))
+    results = text[text.index("3. Results"):]
+    assert text.count("one of the validation videos") == results.count("one of the validation videos") == 1
 
 
 # --- 3. audit entries in words ---------------------------------------------------------------------
