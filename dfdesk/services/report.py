@@ -25,6 +25,7 @@ from PIL import Image
 from dfdesk import __version__
 from dfdesk.core.outcome import DetectorRun, Heatmap
 from dfdesk.core.probe import VideoError, sha256_file
+from dfdesk.detectors.metric_words import metric_words
 from dfdesk.services import audit
 from dfdesk.services.ingest import verify_evidence
 from dfdesk.services.key_frames import KeyFrameMismatch, KeyFrameSource, ScoredCrops, Wanted, decode_key_frames
@@ -254,7 +255,7 @@ def calibration_text(method: str, values: dict) -> str:
 
 
 def metrics_text(metrics: dict) -> str:
-    return "; ".join(f"{key}: {value}" for key, value in sorted(metrics.items()))
+    return "; ".join(f"{metric_words(key)}: {value}" for key, value in sorted(metrics.items()))
 
 
 # --- key frames ----------------------------------------------------------------------------------

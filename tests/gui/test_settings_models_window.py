@@ -72,6 +72,7 @@ def test_the_model_manager_lists_cards_with_their_enabled_state(qtbot, settings,
     card = models.list_installed()[0]
     text = manager.details.toPlainText()
     assert card.weights_sha256 in text and card.licence in text and "enabled by default" in text
+    assert f"video AUC (labelled clips, face swaps vs reals): {card.metrics['labelled_face_swap_video_auc']}" in text
     assert manager.disable_button.isEnabled() and not manager.enable_button.isEnabled()
     assert manager.train_button.isEnabled()  # this checkout has the trainer package
     assert manager.train_button.toolTip() == "Open the trainer wizard"

@@ -105,3 +105,10 @@ def test_timeline_is_vector_and_key_frames_are_images(saved: Saved, tmp_path: Pa
     sizes = sorted(image.image.size for image in images)
     assert sizes[0] == (96, 96)  # the heat-map PNG as saved by the analysis
     assert (320, 240) in sizes  # the whole 320 x 240 frame (small enough not to be scaled down)
+
+
+def test_model_metrics_are_printed_in_words():
+    from dfdesk.services.report import metrics_text
+
+    assert metrics_text({"labelled_pairs": 4, "labelled_face_swap_video_auc": 0.85}) == (
+        "video AUC (labelled clips, face swaps vs reals): 0.85; labelled fake–original pairs: 4")

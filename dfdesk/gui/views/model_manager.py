@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from dfdesk.detectors import list_detectors
 from dfdesk.detectors.cards import ModelCard
+from dfdesk.detectors.metric_words import metric_words
 from dfdesk.gui import dialogs
 from dfdesk.gui.jobs import Job, JobQueue
 from dfdesk.gui.settings import Analyst, AppSettings
@@ -59,7 +60,8 @@ Confirm = Callable[[QWidget, ModelCard, ValidationReview], bool]
 
 
 def card_html(card: ModelCard, state: ModelState | None = None) -> str:
-    metrics = "".join(f"<li>{k}: {v}</li>" for k, v in sorted(card.metrics.items())) or "<li>none recorded</li>"
+    metrics = "".join(f"<li>{escape(metric_words(k))}: {escape(str(v))}</li>" for k, v in sorted(card.metrics.items()))
+    metrics = metrics or "<li>none recorded</li>"
     enabled = [("Enabled", escape(("yes: " if state.enabled else "no: ") + state.reason))] if state else []
     rows = enabled + [("Version", card.version), ("Architecture", card.architecture),
             ("Trained", "yes" if card.trained else "no: needs training"), ("Threshold", f"{card.threshold:.3f}"),
