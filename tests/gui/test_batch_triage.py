@@ -113,7 +113,9 @@ def test_analyse_all_and_a_dropped_folder_run_the_batch_in_the_job_queue(qtbot, 
     qtbot.waitUntil(lambda: second.state == DONE, timeout=300_000)
     qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=5_000)
     assert page.refused_list.count() == 1 and page.refused_list.item(0).text().startswith("random.mp4: not a")
-    assert window.evidence.model.rowCount() == 3  # the dropped videos were filed in the case
+    # the dropped videos were filed in the case: the table shows them once the job's finished signal (which comes
+    # after its DONE state, when the worker thread has returned) or the two-second poll refreshes it
+    qtbot.waitUntil(lambda: window.evidence.model.rowCount() == 3, timeout=5_000)
     page.open_row(0)
     assert isinstance(window.tabs.currentWidget(), AnalysisPage)
     assert window.tabs.currentWidget().analysis_id == page.model.rows[0].analysis_id
