@@ -8,6 +8,7 @@ loads.  Every way a command can end is one line on stderr and an exit code (see 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import import_module
 
@@ -69,9 +70,14 @@ def _run(argv: list[str]) -> int:
     try:
         args = build_parser(argv[0] if argv else None).parse_args(argv)
         check_environment()
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a reader that went away is met here, not at the interpreter's exit
+        return code
     except SystemExit as exc:  # --help and --version print and exit
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader stopped early (| head): nothing to say to it, and nothing left to write
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
     except CliError as exc:
         print_error(str(exc))
         return exc.code

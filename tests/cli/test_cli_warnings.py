@@ -32,3 +32,17 @@ def test_a_warning_repeated_during_a_command_is_written_once(capsys) -> None:
     assert written.count("dfdesk: warning: could not record the audit head of cases.sqlite: disk full") == 1
     assert "dfdesk: warning: another warning" in written
     assert not any("after the command" in line and line.startswith("dfdesk:") for line in written)
+
+
+def test_a_reader_that_stops_early_gets_no_error_line(tmp_path) -> None:
+    """`dfdesk models list | head -1`: the pipe closes before dfdesk writes; it ends quietly, exit 1, no line."""
+    import os
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "dfdesk", "models", "list"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**os.environ, "PYTHONIOENCODING": "utf-8"}, cwd=tmp_path)
+    process.stdout.close()  # the reader is gone before the first line (start-up takes far longer than this)
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=300) == 1
+    assert stderr == ""
