@@ -98,8 +98,9 @@ def make_card(summary: dict, name: str, version: str = "1.0") -> ModelCard:
         metrics={f"pseudo_fake_{k}": v for k, v in metrics.items()}, licence=LICENCE,
         source=f"trained by dfdesk (trainer/sbi_train.py) from {BACKBONE_SOURCE.format(variant=variant)}",
         description=(f"Self-blended-images detector on EfficientNet-{variant.title()}: one logit per frame, P(fake) "
-                     "near 1 for a face blended into its frame; trained from real faces only. Validation figures "
-                     "are on pseudo-fakes of held-out people, not on real manipulations."),
+                     "near 1 for a face blended into its frame; trained from real faces only. Its pseudo-fake "
+                     "metrics are on pseudo-fakes of held-out people, not on real manipulations; figures on real "
+                     "labelled clips are added after their evaluation (bench/eval_detector.py)."),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
 
