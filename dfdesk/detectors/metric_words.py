@@ -31,7 +31,7 @@ MEASURES = {
     "eer": "equal error rate",
     "frame_eer": "frame equal error rate",
     "eer_threshold": "threshold at the equal error rate",
-    "ece": "calibration error (ECE)",
+    "ece": "expected calibration error",
     "ap": "average precision",
     "accuracy": "accuracy",
 }

@@ -15,7 +15,7 @@ from dfdesk.detectors.metric_words import metric_words
     ("labelled_pairs_fake_above_original", "labelled fakes scored above their own original"),
     ("pseudo_fake_val_frame_eer", "frame equal error rate (pseudo-fakes of held-out people)"),
     ("val_video_auc", "video AUC (validation split)"),
-    ("test_ece", "calibration error (ECE) (test split)"),
+    ("test_ece", "expected calibration error (test split)"),
     ("something_new", "something_new"),
 ])
 def test_a_metric_key_reads_as_words(key: str, words: str):
