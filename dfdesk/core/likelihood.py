@@ -117,8 +117,8 @@ class EvidenceStrength:
 
 def record_carries_evidence(evidence: Mapping | None) -> bool:
     """``EvidenceStrength.carries_evidence`` of a saved or exported evidence record (a mapping with "members");
-    True without a record (no fitted ensemble: the P(fake) is a mean, and shown as one)."""
-    return evidence is None or bool(evidence.get("members"))
+    True without a record (no fitted ensemble: the P(fake) is a mean, and shown as one) or without its members."""
+    return evidence is None or "members" not in evidence or bool(evidence["members"])
 
 
 def no_member_words(validation_videos: int) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dfdesk.core.likelihood import record_carries_evidence
 from dfdesk.services.verdicts import headline
 from dfdesk.store.tables import Analysis, Case, Evidence, FaceTrackRow, FrameScore
 
@@ -50,6 +51,7 @@ class TriageRow:
     peak_frame: int | None  # the frame where the fused score peaks (main face)
     peak_time_s: float | None
     computed_on: str  # host that computed it
+    carries_evidence: bool = True  # False: a fitted ensemble in which no model carries weight (LR 1 for any video)
 
     @property
     def strength(self) -> float | None:
@@ -63,6 +65,8 @@ class TriageRow:
 
     @property
     def evidence(self) -> str:
+        if self.log10_lr is not None and not self.carries_evidence:
+            return "LR 1: no detector has weight"  # 28 characters: the command line's column
         if self.log10_lr is not None:
             return f"LR {self.likelihood_ratio:.3g} (log10 {self.log10_lr:+.2f})"
         return f"P(fake) {self.fake_probability:.3f}" if self.fake_probability is not None else "no score"
@@ -112,13 +116,18 @@ def evidence_strength_of(summary: dict) -> tuple[float | None, float | None]:
     """(likelihood ratio, log10 LR) from a saved analysis summary, wherever the analysis put them; (None, None)
     for analyses without one (or saved before likelihood ratios existed)."""
     verdict = summary.get("verdict") if isinstance(summary.get("verdict"), dict) else {}
-    evidence = verdict.get("evidence") if isinstance(verdict.get("evidence"), dict) else {}
-    for source in (evidence, verdict, summary):
+    for source in (_saved_evidence(summary), verdict, summary):
         log10_lr = _number(source.get("log10_lr"))
         if log10_lr is not None:
             ratio = _number(source.get("likelihood_ratio"))
             return (ratio if ratio is not None else 10.0**log10_lr), log10_lr
     return None, None
+
+
+def _saved_evidence(summary: dict) -> dict:
+    """The verdict's evidence record in a saved summary ({} when there is none or it is malformed)."""
+    verdict = summary.get("verdict") if isinstance(summary.get("verdict"), dict) else {}
+    return verdict.get("evidence") if isinstance(verdict.get("evidence"), dict) else {}
 
 
 def _latest_done(session: Session, case_id: int) -> list[tuple[Evidence, Analysis]]:
@@ -158,7 +167,8 @@ def _row(evidence: Evidence, analysis: Analysis, faces: int, peak: tuple[int, fl
     return TriageRow(evidence.id, analysis.id, evidence.file_name, evidence.path, evidence.sha256,
                      evidence.duration_s, faces, int(summary.get("frames_with_face") or 0), analysis.verdict,
                      headline(analysis.verdict), analysis.fake_probability, ratio, log10_lr, name, p,
-                     peak[0] if peak else None, peak[1] if peak else None, str(worker.get("host", "")))
+                     peak[0] if peak else None, peak[1] if peak else None, str(worker.get("host", "")),
+                     record_carries_evidence(_saved_evidence(summary) or None))
 
 
 def _strongest(detectors: list) -> tuple[str, float | None]:

@@ -28,13 +28,13 @@ def _cell(page: TriagePage, row: int, column: str) -> str:
     return page.model.data(page.model.index(row, COLUMNS.index(column)))
 
 
-def _set_probability(db, analysis_id: int, p: float, log10_lr: float | None = None) -> None:
+def _set_probability(db, analysis_id: int, p: float, log10_lr: float | None = None, **evidence) -> None:
     with db.unit_of_work() as session:
         analysis = session.get(Analysis, analysis_id)
         analysis.fake_probability = p
         verdict = dict(analysis.summary["verdict"], fake_probability=p)
         if log10_lr is not None:
-            verdict["evidence"] = {"likelihood_ratio": 10**log10_lr, "log10_lr": log10_lr}
+            verdict["evidence"] = {"likelihood_ratio": 10**log10_lr, "log10_lr": log10_lr, **evidence}
         analysis.summary = {**analysis.summary, "verdict": verdict}
 
 
@@ -66,6 +66,22 @@ def test_the_table_is_sorted_by_evidence_strength_and_opens_an_analysis(qtbot, d
     with qtbot.waitSignal(page.analysis_opened) as opened:
         page.table.doubleClicked.emit(page.model.index(1, 0))
     assert opened.args == [ids[0]]
+
+
+def test_a_case_where_no_detector_carries_weight_says_its_order_means_nothing(qtbot, db, clip_dir, tmp_path):
+    from dfdesk.gui.views.triage_view import UNORDERED
+
+    case_id, ids = _saved_case(db, clip_dir, tmp_path)
+    for analysis_id in ids:  # the shipped fit: every weight 0, LR 1 for every video
+        _set_probability(db, analysis_id, 0.5, log10_lr=0.0, members=[])
+    page = TriagePage(db, case_id)
+    qtbot.addWidget(page)
+    no_weight = "LR 1: no detector has weight"
+    assert [_cell(page, row, "Evidence") for row in range(3)] == [no_weight] * 3
+    assert page.status.text() == f"3 analysed video(s); drop a folder here to triage it into this case. {UNORDERED}"
+    _set_probability(db, ids[1], 0.3, log10_lr=3.0, members=["meso4_df"])
+    page.refresh()
+    assert UNORDERED not in page.status.text() and _cell(page, 0, "Evidence").startswith("LR 1e+03")
 
 
 def test_the_table_exports_as_csv_and_json(qtbot, db, clip_dir, tmp_path, monkeypatch):

@@ -35,6 +35,8 @@ from dfdesk.store.database import Database
 
 COLUMNS = ("#", "File", "Evidence", "Finding", "Faces", "Duration", "Strongest detector", "Peak frame",
            "SHA-256", "Computed on")
+UNORDERED = ("No detector carries weight in the fitted ensemble, so every video has LR 1 and the order (by file "
+             "name) says nothing about manipulation")
 REFRESH_DELAY_MS = 400  # results arriving close together refresh the table once
 
 
@@ -147,8 +149,11 @@ class TriagePage(QWidget):
 
     def _show_idle(self) -> None:
         count = len(self.model.rows)
-        self.status.setText(f"{count} analysed video(s); drop a folder here to triage it into this case"
-                            if count else "No analysed video yet: drop a folder here, or use Analyse all")
+        text = (f"{count} analysed video(s); drop a folder here to triage it into this case"
+                if count else "No analysed video yet: drop a folder here, or use Analyse all")
+        if count and not any(row.carries_evidence for row in self.model.rows):
+            text += f". {UNORDERED}"
+        self.status.setText(text)
         self.status.setProperty("idle", True)
 
     def show_refused(self, path: str, reason: str) -> None:
