@@ -111,6 +111,8 @@ def _print_refusal(bar, event) -> None:
 
 
 def _print_table(rows: list) -> None:
+    from dfdesk.services.batch_triage import order_note
+
     if not rows:
         print("no analysed video in this case yet")
         return
@@ -121,3 +123,5 @@ def _print_table(rows: list) -> None:
               f"{row.strongest_detector:<20} {row.file}")
     if len(rows) > TABLE_LINES:
         print(f"… and {len(rows) - TABLE_LINES} more (see --csv / --json)")
+    if note := order_note(rows):
+        print(f"{note}.")

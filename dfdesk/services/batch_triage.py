@@ -29,6 +29,8 @@ CSV_COLUMNS = ("rank", "file", "sha256", "duration_s", "faces", "verdict_text", 
                "likelihood_ratio", "log10_lr", "strongest_detector", "strongest_detector_p", "peak_frame",
                "peak_time_s", "analysis_id", "computed_on", "path")
 SORTED_BY = "likelihood ratio when the analysis has one, else the fused P(fake) (as log10 odds); strongest first"
+UNORDERED = ("No detector carries weight in the fitted ensemble, so every video has LR 1 and the order (by file "
+             "name) says nothing about manipulation")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ def triage_rows(session: Session, case_id: int) -> list[TriageRow]:
     rows = [_row(evidence, analysis, faces.get(analysis.id, 0), peaks.get(analysis.id))
             for evidence, analysis in latest]
     return sort_rows(rows)
+
+
+def order_note(rows: list[TriageRow]) -> str:
+    """:data:`UNORDERED` when no row's evidence can order the table, else ""."""
+    return UNORDERED if rows and not any(row.carries_evidence for row in rows) else ""
 
 
 def sort_rows(rows: Iterable[TriageRow]) -> list[TriageRow]:

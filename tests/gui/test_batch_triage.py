@@ -69,7 +69,7 @@ def test_the_table_is_sorted_by_evidence_strength_and_opens_an_analysis(qtbot, d
 
 
 def test_a_case_where_no_detector_carries_weight_says_its_order_means_nothing(qtbot, db, clip_dir, tmp_path):
-    from dfdesk.gui.views.triage_view import UNORDERED
+    from dfdesk.services.batch_triage import UNORDERED
 
     case_id, ids = _saved_case(db, clip_dir, tmp_path)
     for analysis_id in ids:  # the shipped fit: every weight 0, LR 1 for every video

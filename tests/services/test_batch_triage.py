@@ -11,8 +11,10 @@ import pytest
 
 from dfdesk.services.batch_triage import (
     CSV_COLUMNS,
+    UNORDERED,
     TriageRow,
     evidence_strength_of,
+    order_note,
     sort_rows,
     triage_rows,
     write_csv,
@@ -48,6 +50,18 @@ def test_rows_sort_by_likelihood_ratio_or_odds_strongest_first_and_unscored_last
             replace(ROW, analysis_id=5, fake_probability=0.99, likelihood_ratio=0.5, log10_lr=-0.3)]
     assert [r.analysis_id for r in sort_rows(rows)] == [2, 1, 5, 4, 3]
     assert rows[2].strength is None and rows[1].evidence == "LR 100 (log10 +2.00)"
+
+
+
+def test_a_table_no_evidence_can_order_says_so_here_and_on_the_command_line(capsys) -> None:
+    from dfdesk.cli.batch_command import _print_table
+
+    flat = [replace(ROW, analysis_id=i, likelihood_ratio=1.0, log10_lr=0.0, carries_evidence=False) for i in (1, 2)]
+    assert order_note(flat) == UNORDERED and flat[0].evidence == "LR 1: no detector has weight"
+    assert order_note([flat[0], replace(ROW, likelihood_ratio=3.0, log10_lr=0.48)]) == "" and order_note([]) == ""
+    _print_table(flat)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1] == f"{UNORDERED}." and "  LR 1: no detector has weight inconclusive" in printed[1]
 
 
 def test_the_table_of_a_case_and_its_exports(db: Database, clip_dir: Path, tmp_path: Path) -> None:

@@ -30,13 +30,19 @@ from dfdesk.gui.views.row_model import RowTableModel
 from dfdesk.gui.widgets.buttons import push_button
 from dfdesk.gui.widgets.images import verdict_colour
 from dfdesk.services.batch import REFUSED, VideoSettled
-from dfdesk.services.batch_triage import SORTED_BY, TriageRow, case_name, triage_rows, write_csv, write_json
+from dfdesk.services.batch_triage import (
+    SORTED_BY,
+    TriageRow,
+    case_name,
+    order_note,
+    triage_rows,
+    write_csv,
+    write_json,
+)
 from dfdesk.store.database import Database
 
 COLUMNS = ("#", "File", "Evidence", "Finding", "Faces", "Duration", "Strongest detector", "Peak frame",
            "SHA-256", "Computed on")
-UNORDERED = ("No detector carries weight in the fitted ensemble, so every video has LR 1 and the order (by file "
-             "name) says nothing about manipulation")
 REFRESH_DELAY_MS = 400  # results arriving close together refresh the table once
 
 
@@ -151,8 +157,8 @@ class TriagePage(QWidget):
         count = len(self.model.rows)
         text = (f"{count} analysed video(s); drop a folder here to triage it into this case"
                 if count else "No analysed video yet: drop a folder here, or use Analyse all")
-        if count and not any(row.carries_evidence for row in self.model.rows):
-            text += f". {UNORDERED}"
+        if note := order_note(self.model.rows):
+            text += f". {note}"
         self.status.setText(text)
         self.status.setProperty("idle", True)
 
