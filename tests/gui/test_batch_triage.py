@@ -79,6 +79,7 @@ def test_a_case_where_no_detector_carries_weight_says_its_order_means_nothing(qt
     no_weight = "LR 1: no detector has weight"
     assert [_cell(page, row, "Evidence") for row in range(3)] == [no_weight] * 3
     assert page.status.text() == f"3 analysed video(s); drop a folder here to triage it into this case. {UNORDERED}"
+    assert page.minimumSizeHint().width() < 800  # the note wraps: it never widens the window past a laptop screen
     _set_probability(db, ids[1], 0.3, log10_lr=3.0, members=["meso4_df"])
     page.refresh()
     assert UNORDERED not in page.status.text() and _cell(page, 0, "Evidence").startswith("LR 1e+03")

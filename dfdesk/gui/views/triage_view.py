@@ -101,6 +101,7 @@ class TriagePage(QWidget):
         self.table = QTableView()
         self.heading = QLabel(self.title)
         self.status = QLabel("")
+        self.status.setWordWrap(True)  # a long note wraps instead of widening the window past the screen
         self.refused_list = QListWidget()
         self.refused_label = QLabel("Not analysed")
         self.csv_button = push_button("Export CSV…", "The table as a spreadsheet", self.export_csv)
