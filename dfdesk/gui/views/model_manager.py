@@ -70,8 +70,9 @@ def card_html(card: ModelCard, state: ModelState | None = None) -> str:
             ("Input", f"{card.input.crop} {card.input.size}px, {card.input.frames_per_clip} frame(s), "
                       f"{card.input.colour}")]
     table = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
-    return (f"<h3>{card.name}</h3><p>{card.description}</p><table cellspacing='4'>{table}</table>"
-            f"<p><b>Metrics</b></p><ul>{metrics}</ul>")
+    # the facts and the measured figures first, the long description after them
+    return (f"<h3>{card.name}</h3><table cellspacing='4'>{table}</table><p><b>Metrics</b></p><ul>{metrics}</ul>"
+            f"<p>{card.description}</p>")
 
 
 def ensemble_html(info: EnsembleInfo | None) -> str:
