@@ -96,8 +96,13 @@ def examiner_words(content: ReportContent) -> str:
 
 
 def warnings(content: ReportContent) -> list:
-    """The warnings a reader of page 1 must see: models trained on this very file, more than one video stream."""
+    """The warnings a reader of page 1 must see: models trained on this very file, an ensemble fitted on it, more
+    than one video stream."""
     parts = []
+    verdict = content.analysis.verdict
+    if verdict is not None and verdict.evidence is not None and verdict.evidence.in_validation:
+        parts += alert_box("FITTED ON THIS EVIDENCE: this very file is one of the videos the ensemble was validated "
+                           "and fitted on, so its likelihood ratio is not an out-of-sample result.")
     if content.trained_on_evidence:
         parts += alert_box(f"TRAINED ON THIS EVIDENCE: the training data of {', '.join(content.trained_on_evidence)} "
                            "included this very file (same SHA-256). Its score on this evidence is not an independent "

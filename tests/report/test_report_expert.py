@@ -108,10 +108,11 @@ def test_an_ensemble_without_members_is_printed_as_no_evidence(db, clip_dir: Pat
     assert "LR 1 for every video: no detector carries weight in the fitted ensemble" in text  # page 1's strength row
     assert "Why: on its 25 validation videos no detector told manipulated from unmanipulated videos apart" in text
     assert "Uncertainty band" not in text and "P(fake) = 50" not in text
+    assert "FITTED ON THIS EVIDENCE" not in text  # not a validation video
 
 
 def test_a_validation_video_is_warned_about_once(db, clip_dir: Path, tmp_path: Path):
-    """The analysis's own warning says it; the evidence block printed a second copy in other words."""
+    """Once among the results (the evidence block printed a second copy in other words), and on page 1."""
     from types import SimpleNamespace
 
     from dfdesk.services.verdicts import _fusion_warnings
@@ -123,6 +124,8 @@ def test_a_validation_video_is_warned_about_once(db, clip_dir: Path, tmp_path: P
     text = flat(pdf_text(export_report(db, analysis_id, tmp_path / "val.pdf", "bob").path))
     results = text[text.index("3. Results"):]
     assert text.count("one of the validation videos") == results.count("one of the validation videos") == 1
+    page_one = flat(pdf_text(tmp_path / "val.pdf")[:1])
+    assert "FITTED ON THIS EVIDENCE: this very file is one of the videos the ensemble was validated" in page_one
 
 
 # --- 3. audit entries in words ---------------------------------------------------------------------
