@@ -201,7 +201,7 @@ def _write_json(path: Path, document: dict) -> None:
 
 def _print_summary(document: dict) -> None:
     """The verdict in the product's words (never "real": the JSON's ``verdict`` value is for scripts), the fusion
-    rule applied and each model's score."""
+    rule applied, each model's score and the analysis's warnings."""
     from dfdesk.core.likelihood import record_carries_evidence
     from dfdesk.services.verdicts import fusion_rule_text, headline
 
@@ -217,3 +217,5 @@ def _print_summary(document: dict) -> None:
         score = detector["fake_probability"]
         shown = f"{score:.3f}" if score is not None else ": ".join(filter(None, (detector["status"], detector["note"])))
         print(f"  {detector['name']:<28} {shown}")
+    for warning in document["warnings"]:
+        print(f"  warning: {warning}")

@@ -116,4 +116,6 @@ def test_without_a_validated_fusion_the_cli_says_inconclusive_and_why(dfdesk, cl
     assert summary[1] == (f"  fusion: mean (requested: auto), the plain mean of the calibrated P(fake) of the models "
                           f"that produced a score, because {NO_VALIDATED_FUSION}; an uncalibrated mean cannot decide "
                           "the verdict, which is therefore inconclusive")
-    assert [line.split()[0] for line in summary[2:]] == list(MESO)
+    assert [line.split()[0] for line in summary[2:2 + len(MESO)]] == list(MESO)
+    assert summary[2 + len(MESO):] == [f"  warning: {w}" for w in document["warnings"]]  # the analysis's warnings last
+    assert any(w.startswith(NO_VALIDATED_FUSION) for w in document["warnings"])

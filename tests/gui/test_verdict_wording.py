@@ -76,6 +76,34 @@ def test_an_ensemble_without_members_is_shown_as_no_evidence(qtbot, db, jobs, se
     widget.shutdown()
 
 
+def test_the_analysis_warnings_are_on_the_page_and_on_the_command_line(qtbot, db, jobs, settings, clip_dir: Path,
+                                                                      capsys):
+    """Damaged frames, a failed detector, another face flagged, a validation video: what the analysis recorded on the
+    way is shown beside the verdict (it was only in the JSON and the report)."""
+    from dfdesk.cli.analyze_command import _print_summary
+    from dfdesk.services.analysis_json import analysis_document
+    from dfdesk.services.results import load_analysis
+
+    recorded = ["face track 1 (not the main face) scores P(fake) 0.91", "sbi_effnet_lite failed and was left out"]
+    plain, warned = (make_lr_analysis(db, clip_dir / "face.mp4", case=f"Case {n}") for n in ("A", "B"))
+    with db.unit_of_work() as session:
+        analysis = session.get(Analysis, warned)
+        analysis.summary = {**analysis.summary, "warnings": recorded}
+    pages = {}
+    for analysis_id in (plain, warned):
+        pages[analysis_id] = AnalysisPage(db, jobs, settings, lambda: "erin", analysis_id)
+        qtbot.addWidget(pages[analysis_id])
+    assert not pages[plain].verdict.warnings.isVisibleTo(pages[plain].verdict)
+    panel = pages[warned].verdict
+    assert panel.warnings.isVisibleTo(panel) and panel.warnings.text() == "\n".join(f"Warning: {w}" for w in recorded)
+    with db.unit_of_work() as session:
+        _print_summary(analysis_document(load_analysis(session, warned)))
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-2:] == [f"  warning: {w}" for w in recorded]
+    for page in pages.values():
+        page.shutdown()
+
+
 def test_the_evidence_table_shows_no_probability_where_it_is_no_evidence(db, clip_dir: Path):
     weighted = make_lr_analysis(db, clip_dir / "face.mp4", case="Case W")
     memberless = make_lr_analysis(db, clip_dir / "face.mp4", memberless_verdict(), case="Case N")

@@ -93,13 +93,17 @@ class VerdictPanel(QWidget):
         self.provenance.setObjectName("verdictTrainedOn")
         self.provenance.setStyleSheet("color: #b00020; font-weight: bold;")
         self.provenance.hide()
+        self.warnings = QLabel()  # what the analysis recorded on the way: damaged frames, failed detectors, ...
+        self.warnings.setObjectName("verdictWarnings")
+        self.warnings.setStyleSheet("color: #b35c00;")
+        self.warnings.hide()
         self.agreement = QLabel()
         self.explanation = QLabel()
         self.coverage_box = QGroupBox("What these models were validated on")
         self.coverage = QLabel()
         self.coverage.setObjectName("verdictCoverage")
-        for label in (self.probability, self.evidence, self.provenance, self.agreement, self.explanation,
-                      self.coverage):
+        for label in (self.probability, self.evidence, self.provenance, self.warnings, self.agreement,
+                      self.explanation, self.coverage):
             label.setWordWrap(True)
         self.detector_box = QGroupBox("Detectors")
         self.detector_form = QFormLayout(self.detector_box)
@@ -121,8 +125,8 @@ class VerdictPanel(QWidget):
         self.headline.setStyleSheet("font-size: 16pt; font-weight: bold;")
         self.probability.setStyleSheet("font-size: 11pt;")
         summary = QVBoxLayout()
-        for widget in (self.headline, self.probability, self.provenance, self.evidence, self.agreement,
-                       self.explanation):
+        for widget in (self.headline, self.probability, self.provenance, self.warnings, self.evidence,
+                       self.agreement, self.explanation):
             summary.addWidget(widget)
         QVBoxLayout(self.coverage_box).addWidget(self.coverage)
         choice = QHBoxLayout()
@@ -153,6 +157,8 @@ class VerdictPanel(QWidget):
         self.probability.setText(probability_text(view))
         self.provenance.setText(provenance_text(view))
         self.provenance.setVisible(bool(self.provenance.text()))
+        self.warnings.setText("\n".join(f"Warning: {w}" for w in view.warnings))
+        self.warnings.setVisible(bool(view.warnings))
         self.evidence.setText(evidence_text(view))
         self.coverage.setText(coverage_text(view))
         self.agreement.setText(f"Agreement: {view.verdict.agreement}" if view.verdict else view.error)
