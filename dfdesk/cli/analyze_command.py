@@ -202,14 +202,14 @@ def _write_json(path: Path, document: dict) -> None:
 def _print_summary(document: dict) -> None:
     """The verdict in the product's words (never "real": the JSON's ``verdict`` value is for scripts), the fusion
     rule applied, each model's score and the analysis's warnings."""
-    from dfdesk.core.likelihood import record_carries_evidence
+    from dfdesk.core.likelihood import record_carries_evidence, same_for_every_video
     from dfdesk.services.verdicts import fusion_rule_text, headline
 
     p = document["fake_probability"]
     band = document["uncertainty_band"]
     probability = f"P(fake) {p:.3f}" + (f" [{band[0]:.3f}, {band[1]:.3f}]" if band else "") if p is not None else ""
     if p is not None and not record_carries_evidence(document["evidence"]):
-        probability = f"P(fake) {p:.3f} for every video: no detector carries weight in the fitted ensemble"
+        probability = same_for_every_video(f"P(fake) {p:.3f}")
     print(f"analysis {document['analysis_id']}: {headline(document['verdict'])} {probability}".rstrip())
     validation_videos = (document["evidence"] or {}).get("validation_videos", 0)
     print(f"  fusion: {fusion_rule_text(document['settings'].get('fusion'), document['fusion'], validation_videos)}")

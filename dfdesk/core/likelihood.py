@@ -105,14 +105,18 @@ class EvidenceStrength:
 
     def summary(self) -> str:
         if not self.carries_evidence:
-            return ("LR 1 for every video: no detector carries weight in the fitted ensemble. This result is no "
-                    "evidence either way; the detectors' own scores are shown, but none of them passed the validation "
-                    "that would let it decide.")
+            return (f"{same_for_every_video('LR 1')}. This result is no evidence either way; the detectors' own "
+                    "scores are shown, but none of them passed the validation that would let it decide.")
         low, high = self.lr_bounds
         bound = " (at the bound the validation data allows)" if self.at_bound else ""
         return (f"LR {format_lr(self.likelihood_ratio)} (log10 {self.log10_lr:+.2f}){bound}; bounds "
                 f"[{format_lr(low)}, {format_lr(high)}] from {self.validation_videos} validation videos. "
                 f"{self.verbal}")
+
+
+def same_for_every_video(value: str) -> str:
+    """``value`` (an LR, a P(fake)) of a fitted ensemble in which no model carries weight, in the product's words."""
+    return f"{value} for every video: no detector carries weight in the fitted ensemble"
 
 
 def record_carries_evidence(evidence: Mapping | None) -> bool:

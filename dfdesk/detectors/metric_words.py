@@ -11,7 +11,7 @@ WHOLE_KEYS = {
     "best_epoch": "best epoch",
     "steps": "training steps",
 }
-POPULATIONS = {  # longest first where one prefix starts another
+POPULATIONS = {
     "labelled_clips_": "labelled clips, all fakes vs reals",
     "labelled_face_swap_": "labelled clips, face swaps vs reals",
     "labelled_reenactment_": "labelled clips, reenactments vs reals",
@@ -35,13 +35,14 @@ MEASURES = {
     "ap": "average precision",
     "accuracy": "accuracy",
 }
+_LONGEST_FIRST = sorted(POPULATIONS.items(), key=lambda item: -len(item[0]))  # a prefix inside another never wins
 
 
 def metric_words(key: str) -> str:
     """``key`` in words, or the key itself when its parts are not known."""
     if key in WHOLE_KEYS:
         return WHOLE_KEYS[key]
-    for prefix, population in sorted(POPULATIONS.items(), key=lambda item: -len(item[0])):
+    for prefix, population in _LONGEST_FIRST:
         measure = MEASURES.get(key.removeprefix(prefix)) if key.startswith(prefix) else None
         if measure is not None:
             return f"{measure} ({population})"

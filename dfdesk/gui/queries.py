@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dfdesk.core.likelihood import record_carries_evidence
 from dfdesk.services import cases
 from dfdesk.services.recovery import RESUMABLE
+from dfdesk.services.results import summary_carries_evidence
 from dfdesk.store.tables import Analysis, Evidence
 
 NOT_ANALYSED = "not analysed"
@@ -88,6 +88,6 @@ def _evidence_row(session: Session, evidence: Evidence) -> EvidenceRow:
 def _shown_probability(done: Analysis | None) -> float | None:
     """The latest finished analysis's P(fake), or None where it is no evidence (a fitted ensemble in which no model
     carries weight gives every video 0.5)."""
-    if done is None or not record_carries_evidence(((done.summary or {}).get("verdict") or {}).get("evidence")):
+    if done is None or not summary_carries_evidence(done.summary):
         return None
     return done.fake_probability

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dfdesk.core.likelihood import record_carries_evidence
+from dfdesk.services.results import saved_evidence, summary_carries_evidence
 from dfdesk.services.verdicts import headline
 from dfdesk.store.tables import Analysis, Case, Evidence, FaceTrackRow, FrameScore
 
@@ -123,18 +123,12 @@ def evidence_strength_of(summary: dict) -> tuple[float | None, float | None]:
     """(likelihood ratio, log10 LR) from a saved analysis summary, wherever the analysis put them; (None, None)
     for analyses without one (or saved before likelihood ratios existed)."""
     verdict = summary.get("verdict") if isinstance(summary.get("verdict"), dict) else {}
-    for source in (_saved_evidence(summary), verdict, summary):
+    for source in (saved_evidence(summary), verdict, summary):
         log10_lr = _number(source.get("log10_lr"))
         if log10_lr is not None:
             ratio = _number(source.get("likelihood_ratio"))
             return (ratio if ratio is not None else 10.0**log10_lr), log10_lr
     return None, None
-
-
-def _saved_evidence(summary: dict) -> dict:
-    """The verdict's evidence record in a saved summary ({} when there is none or it is malformed)."""
-    verdict = summary.get("verdict") if isinstance(summary.get("verdict"), dict) else {}
-    return verdict.get("evidence") if isinstance(verdict.get("evidence"), dict) else {}
 
 
 def _latest_done(session: Session, case_id: int) -> list[tuple[Evidence, Analysis]]:
@@ -175,7 +169,7 @@ def _row(evidence: Evidence, analysis: Analysis, faces: int, peak: tuple[int, fl
                      evidence.duration_s, faces, int(summary.get("frames_with_face") or 0), analysis.verdict,
                      headline(analysis.verdict), analysis.fake_probability, ratio, log10_lr, name, p,
                      peak[0] if peak else None, peak[1] if peak else None, str(worker.get("host", "")),
-                     record_carries_evidence(_saved_evidence(summary) or None))
+                     summary_carries_evidence(summary))
 
 
 def _strongest(detectors: list) -> tuple[str, float | None]:

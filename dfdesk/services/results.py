@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from dfdesk.core.coverage import Coverage
 from dfdesk.core.face_presence import TrackPresence, track_presence
-from dfdesk.core.likelihood import EvidenceStrength
+from dfdesk.core.likelihood import EvidenceStrength, record_carries_evidence
 from dfdesk.core.outcome import DetectorRun, FramePoint, Heatmap, TrackOutcome, Verdict
 from dfdesk.core.types import VideoInfo
 from dfdesk.services.analysis_store import RecordSchemaError, check_record_schema
@@ -120,6 +120,19 @@ def _face_presence(settings: dict, tracks: tuple[TrackOutcome, ...]) -> dict[int
     if not sampled:
         return {}
     return {t.track_index: track_presence(sampled, t.frame_indices) for t in tracks}
+
+
+def saved_evidence(summary: dict | None) -> dict:
+    """The verdict's evidence record in a saved analysis summary, read defensively ({} when there is none or the
+    summary is malformed)."""
+    summary = summary if isinstance(summary, dict) else {}
+    verdict = summary.get("verdict") if isinstance(summary.get("verdict"), dict) else {}
+    return verdict.get("evidence") if isinstance(verdict.get("evidence"), dict) else {}
+
+
+def summary_carries_evidence(summary: dict | None) -> bool:
+    """:func:`record_carries_evidence` of a saved analysis summary."""
+    return record_carries_evidence(saved_evidence(summary) or None)
 
 
 def _verdict_fields(data: dict) -> dict:
